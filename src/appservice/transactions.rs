@@ -1,0 +1,46 @@
+//! `PUT /_matrix/app/v1/transactions/{txnId}`: the homeserver pushes events to us.
+//!
+//! The body is validated, written to the store, and only then acknowledged; processing happens
+//! afterwards in the bridge's transaction worker. A retry of a stored transaction is answered
+//! 200 without being stored or processed again.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use axum::{Json, extract::State, http::StatusCode};
+use ruma::api::appservice::event::push_events;
+use serde_json::{Value, json};
+
+use super::{AppserviceState, error::MatrixHttpError, ruma_request::Ruma};
+use crate::store::TransactionInsert;
+
+pub async fn push_transaction(
+    State(state): State<Arc<AppserviceState>>,
+    Ruma { request, body }: Ruma<push_events::v1::Request>,
+) -> Result<Json<Value>, MatrixHttpError> {
+    if !state.accepting.load(Ordering::Acquire) {
+        // The homeserver keeps the transaction and retries it after we restart.
+        return Err(MatrixHttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "M_UNKNOWN",
+            "The bridge is shutting down",
+        ));
+    }
+    // ruma accepted it, so the body is valid JSON and therefore valid UTF-8.
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| MatrixHttpError::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", e.to_string()))?;
+    let txn_id = request.txn_id.as_str();
+    match state.store.insert_transaction(txn_id, text).await {
+        Ok(TransactionInsert::Stored) => {
+            tracing::debug!(txn_id, events = request.events.len(), "stored transaction");
+            state.wake_processor.notify_one();
+        }
+        Ok(TransactionInsert::Duplicate) => {
+            tracing::debug!(txn_id, "transaction already stored; acknowledging the retry");
+        }
+        Err(error) => {
+            tracing::error!(txn_id, %error, "could not store a transaction; the homeserver will retry");
+            return Err(MatrixHttpError::internal("Could not store the transaction"));
+        }
+    }
+    Ok(Json(json!({})))
+}

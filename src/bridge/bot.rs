@@ -1,0 +1,117 @@
+//! The bridge bot: joins the rooms users invite it to and answers commands there.
+//!
+//! A room a permitted user invites the bot into becomes that user's management room, where
+//! every message is a command. Elsewhere, a command needs the prefix (e.g. `!wa help`). Users
+//! without permission get a polite refusal instead of silence.
+
+use ruma::{
+    OwnedRoomId, RoomId, UserId,
+    api::client::membership::{join_room_by_id, leave_room},
+    events::{
+        AnyMessageLikeEvent, AnyStateEvent, AnyTimelineEvent, MessageLikeEvent, StateEvent,
+        room::{
+            member::MembershipState,
+            message::{MessageType, RoomMessageEventContent},
+        },
+    },
+};
+
+use super::Bridge;
+use crate::{commands, config::PermissionLevel};
+
+/// Routes one timeline event to the bot, if it concerns the bot.
+pub async fn handle_event(bridge: &Bridge, event: &AnyTimelineEvent) {
+    if bridge.is_own_user(event.sender()) {
+        return;
+    }
+    let result = match event {
+        AnyTimelineEvent::State(AnyStateEvent::RoomMember(StateEvent::Original(member)))
+            if member.state_key == bridge.bot_user_id
+                && member.content.membership == MembershipState::Invite =>
+        {
+            on_invite(bridge, &member.room_id, &member.sender, member.event_id.as_str()).await
+        }
+        AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+            MessageLikeEvent::Original(message),
+        )) => {
+            let MessageType::Text(text) = &message.content.msgtype else { return };
+            on_text(
+                bridge,
+                &message.room_id,
+                &message.sender,
+                &text.body,
+                message.event_id.as_str(),
+            )
+            .await
+        }
+        _ => Ok(()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(event_id = %event.event_id(), %error, "bot could not handle an event");
+    }
+}
+
+async fn on_invite(
+    bridge: &Bridge,
+    room_id: &RoomId,
+    inviter: &UserId,
+    event_id: &str,
+) -> Result<(), crate::matrix::MatrixError> {
+    bridge.bot.send(join_room_by_id::v3::Request::new(room_id.to_owned())).await?;
+    let level = bridge.permission_level(inviter);
+    if level < PermissionLevel::User {
+        tracing::info!(%inviter, %room_id, "refused an invite from a user without permission");
+        bridge.send_bot_notice(room_id, refusal(bridge), &format!("{event_id}:refuse")).await?;
+        bridge.bot.send(leave_room::v3::Request::new(room_id.to_owned())).await?;
+        return Ok(());
+    }
+    if let Err(error) = bridge.store.set_management_room(inviter.as_str(), room_id.as_str()).await {
+        tracing::error!(%error, "could not store the management room");
+    }
+    tracing::info!(user = %inviter, %room_id, "joined a new management room");
+    let welcome = commands::welcome(bridge, level);
+    bridge.send_bot_notice(room_id, welcome, &format!("{event_id}:welcome")).await
+}
+
+async fn on_text(
+    bridge: &Bridge,
+    room_id: &RoomId,
+    sender: &UserId,
+    body: &str,
+    event_id: &str,
+) -> Result<(), crate::matrix::MatrixError> {
+    let prefix = bridge.config.bridge.command_prefix.as_str();
+    let prefixed =
+        body.strip_prefix(prefix).filter(|rest| rest.is_empty() || rest.starts_with(' '));
+    let in_management_room = management_room_of(bridge, sender).await.as_deref() == Some(room_id);
+    let command = match (prefixed, in_management_room) {
+        (Some(rest), _) => rest.trim(),
+        (None, true) => body.trim(),
+        (None, false) => return Ok(()),
+    };
+    let level = bridge.permission_level(sender);
+    let reply = if level < PermissionLevel::User {
+        refusal(bridge)
+    } else {
+        commands::run(bridge, sender, level, command).await
+    };
+    bridge.send_bot_notice(room_id, reply, &format!("{event_id}:reply")).await
+}
+
+async fn management_room_of(bridge: &Bridge, user_id: &UserId) -> Option<OwnedRoomId> {
+    match bridge.store.management_room(user_id.as_str()).await {
+        Ok(room) => room.and_then(|room| RoomId::parse(room).ok()),
+        Err(error) => {
+            tracing::error!(%error, "could not read the management room");
+            None
+        }
+    }
+}
+
+fn refusal(bridge: &Bridge) -> RoomMessageEventContent {
+    RoomMessageEventContent::notice_plain(format!(
+        "Sorry, you are not allowed to use this {} bridge. If you think you should be, \
+         ask the administrator of this homeserver to add you to bridge.permissions.",
+        bridge.config.gatekeeper.network_name
+    ))
+}

@@ -1,0 +1,80 @@
+//! The transaction worker: applies stored transactions in the order they arrived.
+//!
+//! It wakes when a transaction is stored (and at start, to replay anything a crash left
+//! unprocessed), hands every event to its handler, then marks the transaction processed. On
+//! shutdown it finishes what is stored before returning.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{Notify, watch};
+
+use super::{Bridge, bot, transaction::TransactionBody};
+use crate::store::StoredTransaction;
+
+/// How many stored transactions are read per round.
+const BATCH: i64 = 50;
+
+/// Runs until `shutdown` turns true and nothing stored is left to process.
+pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let drained = match process_pending(&bridge).await {
+            Ok(drained) => drained,
+            Err(error) => {
+                tracing::error!(%error, "cannot read stored transactions; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                false
+            }
+        };
+        if drained {
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// Processes one batch; returns true when nothing was pending.
+async fn process_pending(bridge: &Bridge) -> Result<bool, crate::store::StoreError> {
+    let pending = bridge.store.pending_transactions(BATCH).await?;
+    if pending.is_empty() {
+        return Ok(true);
+    }
+    for transaction in pending {
+        process_transaction(bridge, &transaction).await;
+        bridge.store.mark_transaction_processed(transaction.seq).await?;
+    }
+    Ok(false)
+}
+
+async fn process_transaction(bridge: &Bridge, transaction: &StoredTransaction) {
+    let body = match TransactionBody::parse(&transaction.body) {
+        Ok(body) => body,
+        Err(error) => {
+            // The route validated it before storing, so this means a schema change; keep the
+            // stored copy and move on instead of blocking every later transaction.
+            tracing::error!(txn_id = transaction.txn_id, %error, "stored transaction is unreadable; skipped");
+            return;
+        }
+    };
+    tracing::debug!(
+        txn_id = transaction.txn_id,
+        events = body.events.len(),
+        ephemeral = body.ephemeral().len(),
+        "processing transaction"
+    );
+    for raw in &body.events {
+        let event = match raw.deserialize() {
+            Ok(event) => event,
+            Err(error) => {
+                let event_type = raw.get_field::<String>("type").ok().flatten().unwrap_or_default();
+                tracing::debug!(event_type, %error, "ignoring an event we do not understand");
+                continue;
+            }
+        };
+        bot::handle_event(bridge, &event).await;
+    }
+}

@@ -1,0 +1,95 @@
+//! Ghost users: the Matrix accounts that stand for gatekeeper contacts.
+//!
+//! A ghost must be registered on the homeserver (as the appservice) before the bridge can act as
+//! it with `?user_id=`. Registration is remembered in the store, and `M_USER_IN_USE` counts as
+//! success, so a ghost registered in an earlier run (or by a lost response) is not an error.
+
+use ruma::{
+    OwnedUserId, UserId,
+    api::{
+        client::account::register::{self, LoginType},
+        error::ErrorKind,
+    },
+};
+
+use super::{MatrixClient, MatrixError};
+use crate::{
+    config::UsernameTemplate,
+    store::{Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GhostError {
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Debug)]
+pub struct Ghosts {
+    client: MatrixClient,
+    store: Store,
+    template: UsernameTemplate,
+    domain: String,
+}
+
+impl Ghosts {
+    pub fn new(
+        client: MatrixClient,
+        store: Store,
+        template: UsernameTemplate,
+        domain: String,
+    ) -> Self {
+        Self { client, store, template, domain }
+    }
+
+    /// The gatekeeper id a ghost stands for, or `None` if `user_id` is not a valid ghost.
+    pub fn gatekeeper_id_of(&self, user_id: &UserId) -> Option<String> {
+        if user_id.server_name().as_str() != self.domain {
+            return None;
+        }
+        let id = self.template.id_of(user_id.localpart())?;
+        is_valid_gatekeeper_id(id).then(|| id.to_owned())
+    }
+
+    /// The ghost's user id for a gatekeeper id.
+    pub fn user_id_for(&self, gatekeeper_id: &str) -> Option<OwnedUserId> {
+        if !is_valid_gatekeeper_id(gatekeeper_id) {
+            return None;
+        }
+        UserId::parse(format!("@{}:{}", self.template.localpart(gatekeeper_id), self.domain)).ok()
+    }
+
+    /// Registers the ghost on the homeserver unless that was done before.
+    pub async fn ensure_registered(&self, user_id: &UserId) -> Result<(), GhostError> {
+        if self.store.ghost_registered(user_id.as_str()).await? {
+            return Ok(());
+        }
+        register_appservice_user(&self.client, user_id.localpart()).await?;
+        self.store.insert_ghost(user_id.as_str()).await?;
+        tracing::info!(%user_id, "registered ghost");
+        Ok(())
+    }
+}
+
+/// Gatekeeper ids are the digits of an E.164 phone number.
+fn is_valid_gatekeeper_id(id: &str) -> bool {
+    (7..=15).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Registers a user in the appservice's namespace (or the bot); already registered is success.
+pub async fn register_appservice_user(
+    client: &MatrixClient,
+    localpart: &str,
+) -> Result<(), MatrixError> {
+    let mut request = register::v3::Request::new();
+    request.username = Some(localpart.to_owned());
+    request.login_type = Some(LoginType::ApplicationService);
+    request.inhibit_login = true;
+    match client.send(request).await {
+        Ok(_) => Ok(()),
+        Err(error) if matches!(error.kind(), Some(ErrorKind::UserInUse)) => Ok(()),
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,7 @@
+//! Calls to the homeserver's client-server API, as the bridge bot or as a ghost.
+
+mod client;
+mod ghosts;
+
+pub use client::{ApiError, MatrixClient, MatrixError};
+pub use ghosts::{GhostError, Ghosts, register_appservice_user};

@@ -1,0 +1,222 @@
+//! `interop-bridge run`: start-up, serving, and graceful shutdown.
+//!
+//! Order matters: the store is migrated before anything is accepted; the homeserver is waited
+//! for (with a log line per attempt) before the bot registers; the HTTP listener is up before
+//! the homeserver is pinged, because the ping makes the homeserver call us back (and resend
+//! anything queued). On SIGINT/SIGTERM we stop taking transactions, finish what is stored, and
+//! exit cleanly.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use ruma::{
+    UserId,
+    api::client::{
+        appservice::request_ping,
+        discovery::get_supported_versions,
+        profile::{get_profile, set_profile_field},
+    },
+    profile::ProfileFieldValue,
+};
+use tokio::sync::{Notify, watch};
+
+use crate::{
+    appservice::{self, AppserviceState},
+    bridge::{Bridge, processor},
+    config::Config,
+    matrix::{Ghosts, MatrixClient, register_appservice_user},
+    store::Store,
+};
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started_at = Instant::now();
+    if !config.appservice.tokens_generated() {
+        anyhow::bail!(
+            "appservice.as_token and appservice.hs_token are not set: run \
+             `interop-bridge generate-registration` first and register the file with your homeserver"
+        );
+    }
+    let config = Arc::new(config);
+    let store = Store::connect(&config.database).await.context("cannot open the database")?;
+    store.migrate().await.context("cannot apply database migrations")?;
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let client = MatrixClient::new(http, &config.homeserver.address, &config.appservice.as_token);
+    wait_for_homeserver(&client).await;
+    let client =
+        client.with_server_versions().await.context("cannot read the homeserver's versions")?;
+
+    let bot_user_id = UserId::parse(config.bot_user_id())
+        .with_context(|| format!("{} is not a valid user id", config.bot_user_id()))?;
+    register_appservice_user(&client, bot_user_id.localpart()).await.context(
+        "cannot register the bot user; is the registration file loaded by the homeserver?",
+    )?;
+    set_bot_profile(&client, &config, &bot_user_id).await;
+
+    let ghosts = Ghosts::new(
+        client.clone(),
+        store.clone(),
+        config.bridge.username_template.clone(),
+        config.homeserver.domain.clone(),
+    );
+    let bridge = Arc::new(Bridge {
+        config: config.clone(),
+        store: store.clone(),
+        bot: client.clone(),
+        bot_user_id,
+        ghosts: ghosts.clone(),
+        started_at,
+    });
+
+    let wake = Arc::new(Notify::new());
+    let state = Arc::new(AppserviceState {
+        hs_token: config.appservice.hs_token.clone(),
+        max_body_bytes: config.appservice.max_body_bytes,
+        protocol_id: config.gatekeeper.protocol_id.clone(),
+        network_name: config.gatekeeper.network_name.clone(),
+        store: store.clone(),
+        ghosts,
+        wake_processor: wake.clone(),
+        accepting: AtomicBool::new(true),
+    });
+    let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
+    let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {
+        format!("cannot listen on {bind} (appservice.hostname/appservice.port)")
+    })?;
+    tracing::info!(address = %bind, "listening for the homeserver");
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let processor = tokio::spawn(processor::run(bridge.clone(), wake, shutdown_rx.clone()));
+    let server = {
+        let mut shutdown_rx = shutdown_rx.clone();
+        let router = appservice::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    };
+
+    ping_homeserver(&client, &config.appservice.id).await;
+    tracing::info!(startup_ms = started_at.elapsed().as_millis() as u64, "bridge is running");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new transactions; finishing what is stored");
+    state.accepting.store(false, Ordering::Release);
+    let _ = shutdown_tx.send(true);
+    match server.await {
+        Ok(Err(error)) => tracing::warn!(%error, "HTTP server stopped with an error"),
+        Err(error) => tracing::warn!(%error, "HTTP server task failed"),
+        Ok(Ok(())) => {}
+    }
+    if let Err(error) = processor.await {
+        tracing::warn!(%error, "transaction worker failed");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits until the homeserver answers `/versions`, retrying with capped back-off.
+async fn wait_for_homeserver(client: &MatrixClient) {
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    loop {
+        match client.send(get_supported_versions::Request::new()).await {
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(
+                    homeserver = client.homeserver(),
+                    attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    %error,
+                    "waiting for the homeserver"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Sets the bot's display name and avatar when they differ from the config.
+async fn set_bot_profile(client: &MatrixClient, config: &Config, bot: &UserId) {
+    let current = client.send(get_profile::v3::Request::new(bot.to_owned())).await.ok();
+    let current_field = |name: &str| {
+        current
+            .as_ref()
+            .and_then(|p| p.get(name))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let bot_config = &config.appservice.bot;
+    if current_field("displayname") != bot_config.displayname {
+        let value = ProfileFieldValue::DisplayName(bot_config.displayname.clone());
+        if let Err(error) =
+            client.send(set_profile_field::v3::Request::new(bot.to_owned(), value)).await
+        {
+            tracing::warn!(%error, "could not set the bot's display name");
+        }
+    }
+    if !bot_config.avatar.is_empty() && current_field("avatar_url") != bot_config.avatar {
+        let value = ProfileFieldValue::AvatarUrl(bot_config.avatar.as_str().into());
+        if let Err(error) =
+            client.send(set_profile_field::v3::Request::new(bot.to_owned(), value)).await
+        {
+            tracing::warn!(%error, "could not set the bot's avatar");
+        }
+    }
+}
+
+/// Asks the homeserver to ping us and logs the round trip; this also flushes its queue.
+async fn ping_homeserver(client: &MatrixClient, appservice_id: &str) {
+    match client.send(request_ping::v1::Request::new(appservice_id.to_owned())).await {
+        Ok(response) => tracing::info!(
+            round_trip_ms = response.duration.as_millis() as u64,
+            "homeserver reached the bridge (appservice ping)"
+        ),
+        Err(error) => tracing::warn!(
+            %error,
+            "the homeserver could not ping the bridge: check that appservice.address is reachable \
+             from the homeserver and that the registration file is loaded"
+        ),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the bridge");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

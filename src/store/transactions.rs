@@ -1,0 +1,89 @@
+//! The `appservice_transactions` table: the homeserver's pushes, stored before acknowledging.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms, on_pool};
+
+/// What happened when a pushed transaction was stored.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TransactionInsert {
+    /// New: it will be processed.
+    Stored,
+    /// The same id with the same body was stored before: a retry, not processed again.
+    Duplicate,
+}
+
+/// A stored transaction waiting to be (or already) processed.
+#[derive(Debug, Clone)]
+pub struct StoredTransaction {
+    pub seq: i64,
+    pub txn_id: String,
+    pub body: String,
+}
+
+impl Store {
+    /// Stores a transaction body unless the identical transaction is already stored.
+    pub async fn insert_transaction(
+        &self,
+        txn_id: &str,
+        body: &str,
+    ) -> Result<TransactionInsert, StoreError> {
+        let hash = hex(&Sha256::digest(body.as_bytes()));
+        let result = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO appservice_transactions (txn_id, body_sha256, body, received_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
+            )
+            .bind(txn_id)
+            .bind(&hash)
+            .bind(body)
+            .bind(now_ms())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(if result == 1 { TransactionInsert::Stored } else { TransactionInsert::Duplicate })
+    }
+
+    /// The oldest transactions not yet processed, in the order they arrived.
+    pub async fn pending_transactions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<StoredTransaction>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "SELECT seq, txn_id, body FROM appservice_transactions
+                 WHERE processed_at IS NULL ORDER BY seq LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(StoredTransaction {
+                    seq: row.try_get(0)?,
+                    txn_id: row.try_get(1)?,
+                    body: row.try_get(2)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    pub async fn mark_transaction_processed(&self, seq: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE appservice_transactions SET processed_at = $1 WHERE seq = $2")
+                .bind(now_ms())
+                .bind(seq)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
