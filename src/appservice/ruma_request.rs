@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, RawPathParams, Request},
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
 };
 use ruma::api::IncomingRequest;
 
@@ -35,11 +35,17 @@ impl<T: IncomingRequest> FromRequest<Arc<AppserviceState>> for Ruma<T> {
         let body = axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| MatrixHttpError::too_large(limit))?;
+        if body.is_empty() && parts.method == http::Method::PUT {
+            // ruma reads an empty body as `{}`; for a PUT it is simply not JSON.
+            return Err(MatrixHttpError::new(
+                http::StatusCode::BAD_REQUEST,
+                "M_NOT_JSON",
+                "Body is empty; expected a JSON object",
+            ));
+        }
         let http_request = http::Request::from_parts(parts, body.clone());
         let request = T::try_from_http_request(http_request, &path_args)
             .map_err(MatrixHttpError::from_ruma)?;
         Ok(Ruma { request, body })
     }
 }
-
-use axum::extract::FromRequestParts;

@@ -25,6 +25,16 @@ pub async fn push_transaction(
             "The bridge is shutting down",
         ));
     }
+    let not_object = |raw: &str| !raw.trim_start().starts_with('{');
+    if request.events.iter().any(|e| not_object(e.json().get()))
+        || request.ephemeral.iter().any(|e| not_object(e.json().get()))
+    {
+        return Err(MatrixHttpError::new(
+            StatusCode::BAD_REQUEST,
+            "M_BAD_JSON",
+            "Every event must be a JSON object",
+        ));
+    }
     // ruma accepted it, so the body is valid JSON and therefore valid UTF-8.
     let text = std::str::from_utf8(&body)
         .map_err(|e| MatrixHttpError::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", e.to_string()))?;

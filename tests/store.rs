@@ -1,0 +1,145 @@
+//! The store's behaviour, the same on SQLite and PostgreSQL.
+//!
+//! SQLite always runs. PostgreSQL runs when `INTEROP_BRIDGE_TEST_POSTGRES` holds a connection
+//! URL (as in `.ci/run`); each test then works in a schema of its own, so runs do not collide.
+
+use interop_bridge::{
+    config::{DatabaseConfig, DatabaseKind},
+    store::{Store, TransactionInsert},
+};
+
+/// One store per available database, each fresh and migrated.
+async fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = DatabaseConfig {
+        kind: DatabaseKind::Sqlite,
+        uri: format!("sqlite:{}", dir.path().join("store.db").display()),
+        max_connections: 4,
+    };
+    let store = Store::connect(&sqlite).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut stores = vec![("sqlite", store, Some(dir))];
+    match std::env::var("INTEROP_BRIDGE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => stores.push(("postgres", postgres_store(&url).await, None)),
+        _ => eprintln!(
+            "INTEROP_BRIDGE_TEST_POSTGRES is not set: skipping the PostgreSQL half of this test"
+        ),
+    }
+    stores
+}
+
+async fn postgres_store(url: &str) -> Store {
+    let schema = format!("test_{}", rand_suffix());
+    let admin = sqlx::PgPool::connect(url)
+        .await
+        .expect("INTEROP_BRIDGE_TEST_POSTGRES is set but unreachable");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    admin.close().await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let config = DatabaseConfig {
+        kind: DatabaseKind::Postgres,
+        uri: format!("{url}{separator}options=-c%20search_path%3D{schema}"),
+        max_connections: 4,
+    };
+    let store = Store::connect(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().r#gen();
+    format!("{n:016x}")
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    for (name, store, _dir) in stores().await {
+        store.migrate().await.unwrap_or_else(|e| panic!("{name}: second migrate failed: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn transactions_keep_arrival_order_and_dedupe_on_id_and_content() {
+    for (name, store, _dir) in stores().await {
+        assert_eq!(
+            store.insert_transaction("1", r#"{"events":[1]}"#).await.unwrap(),
+            TransactionInsert::Stored
+        );
+        assert_eq!(
+            store.insert_transaction("2", r#"{"events":[2]}"#).await.unwrap(),
+            TransactionInsert::Stored
+        );
+        assert_eq!(
+            store.insert_transaction("1", r#"{"events":[1]}"#).await.unwrap(),
+            TransactionInsert::Duplicate,
+            "{name}"
+        );
+        assert_eq!(
+            store.insert_transaction("1", r#"{"events":[3]}"#).await.unwrap(),
+            TransactionInsert::Stored,
+            "{name}"
+        );
+        let pending = store.pending_transactions(10).await.unwrap();
+        let ids: Vec<(&str, &str)> =
+            pending.iter().map(|t| (t.txn_id.as_str(), t.body.as_str())).collect();
+        assert_eq!(
+            ids,
+            [("1", r#"{"events":[1]}"#), ("2", r#"{"events":[2]}"#), ("1", r#"{"events":[3]}"#)],
+            "{name}"
+        );
+        store.mark_transaction_processed(pending[0].seq).await.unwrap();
+        let pending = store.pending_transactions(10).await.unwrap();
+        assert_eq!(pending.len(), 2, "{name}");
+        assert_eq!(pending[0].txn_id, "2", "{name}");
+        // A processed transaction is still a duplicate when the homeserver retries it.
+        assert_eq!(
+            store.insert_transaction("1", r#"{"events":[1]}"#).await.unwrap(),
+            TransactionInsert::Duplicate,
+            "{name}"
+        );
+        assert_eq!(store.pending_transactions(1).await.unwrap().len(), 1, "{name}: limit");
+    }
+}
+
+#[tokio::test]
+async fn ghosts_are_registered_once() {
+    for (name, store, _dir) in stores().await {
+        assert!(!store.ghost_registered("@wa_1:example.org").await.unwrap());
+        store.insert_ghost("@wa_1:example.org").await.unwrap();
+        store.insert_ghost("@wa_1:example.org").await.unwrap();
+        assert!(store.ghost_registered("@wa_1:example.org").await.unwrap(), "{name}");
+        assert_eq!(store.ghost_count().await.unwrap(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn management_room_is_replaced_not_duplicated() {
+    for (name, store, _dir) in stores().await {
+        assert_eq!(store.management_room("@a:example.org").await.unwrap(), None);
+        store.set_management_room("@a:example.org", "!one").await.unwrap();
+        store.set_management_room("@a:example.org", "!two").await.unwrap();
+        assert_eq!(
+            store.management_room("@a:example.org").await.unwrap().as_deref(),
+            Some("!two"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_data_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DatabaseConfig {
+        kind: DatabaseKind::Sqlite,
+        uri: format!("sqlite:{}", dir.path().join("reopen.db").display()),
+        max_connections: 2,
+    };
+    let store = Store::connect(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    store.insert_transaction("5", "{}").await.unwrap();
+    store.close().await;
+    let store = Store::connect(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.pending_transactions(10).await.unwrap().len(), 1);
+}

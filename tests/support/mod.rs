@@ -1,0 +1,23 @@
+//! Test support for end-to-end tests against a real Synapse on loopback.
+//!
+//! Integration tests include it with `mod support;`. Each file is one concept:
+//!
+//! - `synapse`: starts, restarts and stops a throwaway Synapse through `scripts/synapse.sh`.
+//! - `registration`: creates users with Synapse's shared-secret admin API.
+//! - `user`: a real Matrix client for a test user (rooms, messages, typed requests).
+//! - `sync`: the user's `/sync` loop and waiting for timeline, ephemeral and invite events.
+//! - `events`: small helpers for predicates over received events.
+
+// Each test binary uses a different part of this module; unused parts are not a mistake.
+#![allow(dead_code, unused_imports)]
+
+mod events;
+mod registration;
+mod synapse;
+mod sync;
+mod user;
+
+pub use events::message_body;
+pub use synapse::Synapse;
+pub use sync::Invite;
+pub use user::TestUser;
