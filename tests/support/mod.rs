@@ -2,6 +2,7 @@
 //!
 //! Integration tests include it with `mod support;`. Each file is one concept:
 //!
+//! - `bridge`: the bridge binary, configured, registered, started and stopped like an admin does.
 //! - `synapse`: starts, restarts and stops a throwaway Synapse through `scripts/synapse.sh`.
 //! - `registration`: creates users with Synapse's shared-secret admin API.
 //! - `user`: a real Matrix client for a test user (rooms, messages, typed requests).
@@ -11,12 +12,14 @@
 // Each test binary uses a different part of this module; unused parts are not a mistake.
 #![allow(dead_code, unused_imports)]
 
+mod bridge;
 mod events;
 mod registration;
 mod synapse;
 mod sync;
 mod user;
 
+pub use bridge::{BIN as BRIDGE_BIN, Bridge};
 pub use events::message_body;
 pub use synapse::Synapse;
 pub use sync::Invite;
