@@ -5,6 +5,7 @@ pub mod appservice;
 pub mod bridge;
 pub mod commands;
 pub mod config;
+pub mod convert;
 pub mod logging;
 pub mod matrix;
 pub mod run;
