@@ -103,6 +103,24 @@ async fn transactions_keep_arrival_order_and_dedupe_on_id_and_content() {
 }
 
 #[tokio::test]
+async fn pruning_removes_only_old_processed_transactions() {
+    for (name, store, _dir) in stores().await {
+        store.insert_transaction("a", "{}").await.unwrap();
+        store.insert_transaction("b", "{\"x\":1}").await.unwrap();
+        let first = store.pending_transactions(1).await.unwrap().remove(0);
+        store.mark_transaction_processed(first.seq).await.unwrap();
+        // Nothing is old enough yet.
+        assert_eq!(store.prune_processed_transactions(60_000).await.unwrap(), 0, "{name}");
+        // With age 0 (after a moment) the processed one goes, the pending one stays.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(store.prune_processed_transactions(0).await.unwrap(), 1, "{name}");
+        let pending = store.pending_transactions(10).await.unwrap();
+        assert_eq!(pending.len(), 1, "{name}");
+        assert_eq!(pending[0].txn_id, "b", "{name}");
+    }
+}
+
+#[tokio::test]
 async fn ghosts_are_registered_once() {
     for (name, store, _dir) in stores().await {
         assert!(!store.ghost_registered("@wa_1:example.org").await.unwrap());

@@ -13,10 +13,23 @@ use crate::store::StoredTransaction;
 
 /// How many stored transactions are read per round.
 const BATCH: i64 = 50;
+/// Processed transactions are kept this long (for diagnosis), then pruned.
+const KEEP_PROCESSED_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How often old transactions are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until `shutdown` turns true and nothing stored is left to process.
 pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(std::time::Instant::now());
+            match bridge.store.prune_processed_transactions(KEEP_PROCESSED_MS).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned old processed transactions"),
+                Err(error) => tracing::warn!(%error, "could not prune old transactions"),
+            }
+        }
         let drained = match process_pending(&bridge).await {
             Ok(drained) => drained,
             Err(error) => {

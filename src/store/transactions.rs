@@ -84,6 +84,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes processed transactions older than `age_ms`. The homeserver never resends a
+    /// transaction it saw acknowledged, so old processed rows only take space.
+    pub async fn prune_processed_transactions(&self, age_ms: i64) -> Result<u64, StoreError> {
+        let cutoff = now_ms() - age_ms;
+        Ok(on_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM appservice_transactions WHERE processed_at IS NOT NULL AND processed_at < $1",
+            )
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
