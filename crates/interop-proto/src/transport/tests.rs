@@ -1,0 +1,149 @@
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::ErrorCode;
+use crate::stanza::*;
+
+async fn listener() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+fn hello(jwt: &str) -> ClientHello {
+    ClientHello {
+        version: crate::PROTOCOL_VERSION,
+        auth: Some(ClientAuth::Partner(PartnerAuth {
+            jwt: jwt.into(),
+            login: "1-1@interop".into(),
+        })),
+        client: "test".into(),
+    }
+}
+
+fn text(id: &str) -> Stanza {
+    Stanza::Message(MessageStanza {
+        id: id.into(),
+        to: "2@native".into(),
+        kind: MessageKind::Chat as i32,
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn handshake_exchange_and_close() {
+    let (l, url) = listener().await;
+    let server_kp = NoiseKeypair::generate();
+    let scfg = ServerConfig::new(server_kp.clone());
+    let client_kp = NoiseKeypair::generate();
+    let client_pub = client_kp.public();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let pending = accept(tcp, &scfg).await.unwrap();
+        assert_eq!(pending.client_key(), client_pub);
+        assert!(matches!(&pending.hello().auth, Some(ClientAuth::Partner(p)) if p.jwt == "jwt"));
+        assert!(!format!("{pending:?}").contains("jwt\""));
+        let mut ch = pending
+            .accept(ServerHello { user: "1-1@interop".into(), ..Default::default() })
+            .await
+            .unwrap();
+        // echo two stanzas, then expect the client's close
+        for _ in 0..2 {
+            let s = ch.recv().await.unwrap();
+            ch.send(&s).await.unwrap();
+        }
+        match ch.recv().await {
+            Err(TransportError::Closed { code, reason }) => (code, reason),
+            other => panic!("{other:?}"),
+        }
+    });
+    let mut cfg = ClientConfig::new(client_kp, hello("jwt"));
+    cfg.server_key = Some(server_kp.public());
+    let (mut ch, sh) = connect(&url, &cfg).await.unwrap();
+    assert_eq!(sh.user, "1-1@interop");
+    assert_eq!(sh.keepalive_secs, 20);
+    assert_eq!(ch.remote_static(), server_kp.public());
+    ch.send(&text("m1")).await.unwrap();
+    // a frame needing several Noise records
+    let big = Stanza::Message(MessageStanza {
+        id: "big".into(),
+        enc: vec![Enc { ciphertext: vec![7; 200_000], ..Default::default() }],
+        ..Default::default()
+    });
+    ch.sender().send(&big).await.unwrap();
+    assert_eq!(ch.recv().await.unwrap(), text("m1"));
+    assert_eq!(ch.recv().await.unwrap(), big);
+    ch.close(CloseCode::Normal, "bye").await;
+    assert_eq!(server.await.unwrap(), (CloseCode::Normal, "bye".to_string()));
+}
+
+#[tokio::test]
+async fn rejection_pinning_and_version() {
+    let (l, url) = listener().await;
+    let scfg = ServerConfig::new(NoiseKeypair::generate());
+    tokio::spawn(async move {
+        for i in 0..3 {
+            let (tcp, _) = l.accept().await.unwrap();
+            match accept(tcp, &scfg).await {
+                Ok(p) if i == 0 => {
+                    p.reject(StanzaError::new(ErrorCode::NotAuthorized, "bad jwt")).await
+                }
+                _ => {}
+            }
+        }
+    });
+    let err = connect(&url, &ClientConfig::new(NoiseKeypair::generate(), hello("bad")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::Rejected(e) if e.error_code() == ErrorCode::NotAuthorized)
+    );
+    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("x"));
+    cfg.hello.version = 99;
+    let err = connect(&url, &cfg).await.unwrap_err();
+    assert!(
+        matches!(err, TransportError::Rejected(e) if e.error_code() == ErrorCode::VersionUnsupported),
+    );
+    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("x"));
+    cfg.server_key = Some([1; 32]);
+    assert!(matches!(connect(&url, &cfg).await.unwrap_err(), TransportError::ServerKeyMismatch));
+}
+
+#[tokio::test]
+async fn keepalive_keeps_idle_channel_and_detects_dead_peer() {
+    let (l, url) = listener().await;
+    let mut scfg = ServerConfig::new(NoiseKeypair::generate());
+    scfg.channel.keepalive = Duration::from_millis(100);
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut ch =
+            accept(tcp, &scfg).await.unwrap().accept(ServerHello::default()).await.unwrap();
+        // idle for 5 keep-alive periods: pings keep it open
+        let s = ch.recv().await.unwrap();
+        ch.send(&s).await.unwrap();
+        ch.recv().await
+    });
+    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("x"));
+    cfg.channel.keepalive = Duration::from_millis(100);
+    let (mut ch, _) = connect(&url, &cfg).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ch.send(&text("still here")).await.unwrap();
+    assert_eq!(ch.recv().await.unwrap(), text("still here"));
+    drop(ch);
+    let end = server.await.unwrap();
+    assert!(
+        matches!(end, Err(TransportError::Closed { code: CloseCode::GoingAway, .. })),
+        "{end:?}"
+    );
+}
+
+#[test]
+fn keys_are_redacted() {
+    let kp = NoiseKeypair::generate();
+    let restored = NoiseKeypair::from_private(*kp.private_bytes());
+    assert_eq!(restored.public(), kp.public());
+    assert!(format!("{kp:?}").contains("redacted"));
+    assert!(!format!("{kp:?}").contains(&crate::hex(kp.private())));
+}
