@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod gatekeeper;
 pub mod logging;
 pub mod matrix;
 pub mod run;

@@ -1,0 +1,185 @@
+//! The gatekeeper side of the bridge: what any gatekeeper connector must do.
+//!
+//! The bridge talks to WhatsApp, Messenger or the reference gatekeeper only through the two
+//! traits below, so a connector for another gatekeeper API is a new module, not a rewrite.
+//! [`GatekeeperConnector`] is the bridge-wide part (enlisting users, the partner identity);
+//! [`GatekeeperLogin`] is one logged-in Matrix user's connection. Read them as the
+//! specification of a connector: every method says what it must guarantee.
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// The gatekeeper-internal id of a user or group (opaque; never parsed for meaning).
+pub type RemoteId = String;
+/// A message id, chosen by the message's sender; with the sender's id it names the message.
+pub type RemoteMessageId = String;
+
+/// What a connector can fail with. Every variant is something to tell the user about.
+#[derive(Debug, thiserror::Error)]
+pub enum GatekeeperError {
+    /// The contact has not opted in to third-party chats (or opted out).
+    #[error("{0} has not opted in to chats with other messaging services")]
+    NotOptedIn(String),
+    /// The contact blocked the user.
+    #[error("{0} does not accept messages from you")]
+    Blocked(String),
+    #[error("no such user on the gatekeeper: {0}")]
+    UnknownUser(String),
+    #[error("the gatekeeper does not support {0}")]
+    Unsupported(&'static str),
+    #[error("rate limited by the gatekeeper; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("too large for the gatekeeper: {0}")]
+    TooLarge(String),
+    /// Not connected now; the caller queues and retries (nothing is lost).
+    #[error("not connected to the gatekeeper: {0}")]
+    Disconnected(String),
+    /// The login is no longer valid (un-enlisted, credentials refused): log in again.
+    #[error("the gatekeeper ended this login: {0}")]
+    LoggedOut(String),
+    #[error("gatekeeper error: {0}")]
+    Other(String),
+}
+
+/// The result of enlisting a Matrix user.
+#[derive(Debug, Clone)]
+pub struct Enlistment {
+    /// The user's gatekeeper-internal id.
+    pub remote_id: RemoteId,
+}
+
+/// A contact, as the gatekeeper describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub remote_id: RemoteId,
+    pub display_name: String,
+    /// Where the avatar can be fetched, if any.
+    pub avatar_url: Option<String>,
+}
+
+/// Something that happened on the gatekeeper side for one login, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum RemoteEvent {
+    /// A decrypted message (text, media, reply, reaction, edit or delete).
+    Message {
+        from: RemoteId,
+        id: RemoteMessageId,
+        timestamp_ms: u64,
+        content: Box<interop_proto::content::Content>,
+    },
+    /// A message that could not be decrypted even after retries.
+    Undecryptable {
+        from: RemoteId,
+        id: RemoteMessageId,
+        timestamp_ms: u64,
+    },
+    /// The contact's device read (or received) our messages up to and including these ids.
+    Receipt {
+        from: RemoteId,
+        ids: Vec<RemoteMessageId>,
+        read: bool,
+    },
+    Typing {
+        from: RemoteId,
+        typing: bool,
+    },
+    /// A contact's security code changed (reinstall, new device).
+    IdentityChanged {
+        contact: RemoteId,
+    },
+    /// The gatekeeper's capability set changed.
+    CapabilitiesChanged(interop_proto::CapabilitySet),
+    /// The channel's state changed; shown in `status`.
+    Connection(ConnectionState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    /// Lost; reconnecting after `retry_in_ms` (backoff with jitter).
+    Reconnecting {
+        retry_in_ms: u64,
+        reason: String,
+    },
+    /// Ended for good (e.g. un-enlisted); needs a new login.
+    LoggedOut {
+        reason: String,
+    },
+}
+
+/// A message to send. `id` is chosen by the bridge from the Matrix event, so a resend after a
+/// crash carries the same id and the gatekeeper drops the duplicate.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub to: RemoteId,
+    pub id: RemoteMessageId,
+    pub content: interop_proto::content::Content,
+}
+
+/// The bridge-wide part of a connector.
+#[async_trait]
+pub trait GatekeeperConnector: Send + Sync {
+    /// The name users see ("WhatsApp").
+    fn network_name(&self) -> &str;
+
+    /// Registers `matrix_user_id` with the gatekeeper, creating its encryption identity.
+    /// Enlisting an already enlisted user replaces its keys and keeps its remote id.
+    async fn enlist(&self, matrix_user_id: &str) -> Result<Enlistment, GatekeeperError>;
+
+    /// Removes the user from the gatekeeper and deletes its keys here.
+    async fn unenlist(&self, matrix_user_id: &str) -> Result<(), GatekeeperError>;
+
+    /// Starts the connection of an enlisted user. Events arrive on `events` in order, from
+    /// now until the login ends; the connector reconnects by itself (capped exponential
+    /// backoff with jitter) and reports it as [`RemoteEvent::Connection`].
+    async fn connect(
+        &self,
+        matrix_user_id: &str,
+        events: mpsc::Sender<RemoteEvent>,
+    ) -> Result<Box<dyn GatekeeperLogin>, GatekeeperError>;
+}
+
+/// One logged-in user's connection to the gatekeeper.
+#[async_trait]
+pub trait GatekeeperLogin: Send + Sync {
+    /// The user's own remote id.
+    fn remote_id(&self) -> &str;
+
+    /// The capability set the gatekeeper offers now; content that needs a missing capability
+    /// must be degraded by the caller, not sent.
+    fn capabilities(&self) -> interop_proto::CapabilitySet;
+
+    /// Finds the contact with this E.164 phone number, checking that it can be messaged
+    /// (opted in, not blocking). Errors name the reason.
+    async fn resolve_phone(&self, phone: &str) -> Result<Contact, GatekeeperError>;
+
+    /// The contact's current profile.
+    async fn profile(&self, remote_id: &str) -> Result<Contact, GatekeeperError>;
+
+    /// Encrypts and sends a message; returns once the gatekeeper accepted it, with its
+    /// timestamp. Sending the same `id` again must not deliver it twice.
+    async fn send(&self, message: &OutgoingMessage) -> Result<u64, GatekeeperError>;
+
+    /// Tells `to` that the user read these messages.
+    async fn send_read_receipt(
+        &self,
+        to: &str,
+        ids: &[RemoteMessageId],
+    ) -> Result<(), GatekeeperError>;
+
+    /// Starts or stops the user's typing indicator towards `to`.
+    async fn send_typing(&self, to: &str, typing: bool) -> Result<(), GatekeeperError>;
+
+    /// Uploads an encrypted blob for a message and returns where recipients fetch it.
+    async fn host_media(&self, ciphertext: Vec<u8>) -> Result<String, GatekeeperError>;
+
+    /// Downloads a contact's encrypted blob (checked against size and hash by the caller).
+    async fn fetch_media(
+        &self,
+        media: &interop_proto::content::MediaRef,
+    ) -> Result<Vec<u8>, GatekeeperError>;
+
+    /// Closes the connection cleanly.
+    async fn disconnect(&self);
+}
