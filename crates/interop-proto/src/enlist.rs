@@ -117,8 +117,10 @@ impl EnlistRequest {
 pub enum EnlistFailure {
     /// Unknown partner, or partner not allowed (HTTP 403).
     BadIntegrator,
-    /// Token missing, unverifiable, expired, wrong scope or not bound to authkey (401).
+    /// Token missing, malformed, unverifiable, wrong scope or not bound to authkey (401).
     BadToken,
+    /// A valid token past its expiry: sign a fresh one (401).
+    ExpiredToken,
     /// Keys of the wrong length/type or a bad prekey signature (400).
     BadKeys,
     /// Too many requests (429, with `Retry-After`).
@@ -134,7 +136,7 @@ impl EnlistFailure {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::BadIntegrator => 403,
-            Self::BadToken => 401,
+            Self::BadToken | Self::ExpiredToken => 401,
             Self::BadKeys => 400,
             Self::RateLimited => 429,
             Self::NotEnlisted => 404,

@@ -2,7 +2,7 @@
 //! each, through an in-process gatekeeper (SQLite mailbox on a temp dir).
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/cache/target-gk cargo run --release -p reference-gatekeeper --example relay_throughput -- 5000
+//! cargo run --release -p reference-gatekeeper --example relay_throughput -- 5000
 //! ```
 //!
 //! Each message: sender encrypts (Olm) and waits for the server's ack; the

@@ -3,8 +3,8 @@
 //! (built next to this example) and reads its VmRSS from /proc.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/cache/target-gk cargo build --release -p reference-gatekeeper --bins --examples
-//! /work/cache/target-gk/release/examples/rss_users 1000 200
+//! cargo build --release -p reference-gatekeeper --bins --examples
+//! target/release/examples/rss_users 1000 200
 //! ```
 
 use std::io::{BufRead, BufReader};

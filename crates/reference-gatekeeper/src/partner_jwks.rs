@@ -23,6 +23,16 @@ pub enum JwksError {
     Token(#[from] AuthError),
 }
 
+impl JwksError {
+    /// The enlistment refusal this error stands for: an expired token has its own reason.
+    pub fn enlist_failure(&self) -> interop_proto::enlist::EnlistFailure {
+        match self {
+            Self::Token(e) if e.is_expired() => interop_proto::enlist::EnlistFailure::ExpiredToken,
+            _ => interop_proto::enlist::EnlistFailure::BadToken,
+        }
+    }
+}
+
 struct Cached {
     set: JwkSet,
     fetched: Instant,

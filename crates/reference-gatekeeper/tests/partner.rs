@@ -71,7 +71,7 @@ async fn enlistment_is_checked_against_the_partners_jwks() {
     let (status, resp) = partner.post_enlist(&http, &req).await;
     assert_eq!(status, 401);
     match resp {
-        EnlistResponse::Fail { reason: EnlistFailure::BadToken, detail } => {
+        EnlistResponse::Fail { reason: EnlistFailure::ExpiredToken, detail } => {
             assert!(detail.contains("xpired"), "{detail}")
         }
         other => panic!("{other:?}"),

@@ -53,5 +53,12 @@ pub enum AuthError {
     BadKey,
 }
 
+impl AuthError {
+    /// Whether the token was well-formed and signed but is past its `exp`.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Self::Jwt(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature))
+    }
+}
+
 #[cfg(test)]
 mod tests;

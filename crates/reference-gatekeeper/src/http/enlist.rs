@@ -62,7 +62,7 @@ pub async fn enlist(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         Ok(c) => c,
         Err(e) => {
             tracing::info!(partner = %partner.id, error = %e, "enlistment token refused");
-            return fail(EnlistFailure::BadToken, e.to_string());
+            return fail(e.enlist_failure(), e.to_string());
         }
     };
     if claims.sub != req.user {
@@ -148,7 +148,7 @@ pub async fn unenlist(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     match shared.jwks.verify(&partner, &req.token, &expected).await {
         Ok(c) if c.sub == req.user => {}
         Ok(_) => return fail(EnlistFailure::BadToken, "token subject is not the user"),
-        Err(e) => return fail(EnlistFailure::BadToken, e.to_string()),
+        Err(e) => return fail(e.enlist_failure(), e.to_string()),
     }
     let user = match shared.store.partner_user(&partner.id, &req.user).await {
         Ok(Some(u)) => u,
