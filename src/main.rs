@@ -81,6 +81,12 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                      run `interop-bridge generate-registration` before `run`"
                 );
             }
+            if !config.gatekeeper.pickle_key_generated() {
+                println!(
+                    "note: gatekeeper.pickle_key is not generated yet; \
+                     run `interop-bridge generate-registration` before `run`"
+                );
+            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
@@ -99,7 +105,16 @@ fn generate_registration(
     let (as_token, hs_token) = (registration::new_token(), registration::new_token());
     let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
-    let updated = registration::set_tokens(&text, &as_token, &hs_token)?;
+    let mut updated = registration::set_keys(
+        &text,
+        "appservice",
+        &[("as_token", &as_token), ("hs_token", &hs_token)],
+    )?;
+    // Only a placeholder is replaced: a new pickle key could not open the keys already stored.
+    if !config.gatekeeper.pickle_key_generated() {
+        let pickle_key = registration::new_pickle_key();
+        updated = registration::set_keys(&updated, "gatekeeper", &[("pickle_key", &pickle_key)])?;
+    }
     let registration = registration::Registration::for_config(&config, as_token, hs_token);
     registration::write_secret_file(registration_path, &registration.to_yaml()?)?;
     registration::write_secret_file(config_path, &updated)?;

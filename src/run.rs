@@ -27,9 +27,10 @@ use ruma::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    appservice::{self, AppserviceState},
+    appservice::{self, AppserviceState, PartnerEndpoints},
     bridge::{Bridge, processor},
     config::Config,
+    gatekeeper::partner_identity::{self, StorageKey},
     matrix::{Ghosts, MatrixClient, register_appservice_user},
     store::Store,
 };
@@ -42,9 +43,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
              `interop-bridge generate-registration` first and register the file with your homeserver"
         );
     }
+    if !config.gatekeeper.pickle_key_generated() {
+        anyhow::bail!(
+            "gatekeeper.pickle_key is not set: run `interop-bridge generate-registration` first \
+             (it fills in the pickle key and keeps one that is already set)"
+        );
+    }
+    let storage_key = StorageKey::from_config(&config.gatekeeper.pickle_key)?;
     let config = Arc::new(config);
     let store = Store::connect(&config.database).await.context("cannot open the database")?;
     store.migrate().await.context("cannot apply database migrations")?;
+    let partner_signer = partner_identity::load_or_create(&store, &storage_key)
+        .await
+        .context("cannot load the partner signing key")?;
+    tracing::info!(kid = partner_signer.kid(), "partner signing key ready");
+    let partner = PartnerEndpoints::new(&config.gatekeeper.partner_base, Arc::new(partner_signer))
+        .context("gatekeeper.partner_base is not a URL")?;
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -89,6 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ghosts,
         wake_processor: wake.clone(),
         accepting: AtomicBool::new(true),
+        partner,
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {

@@ -4,11 +4,12 @@
 use std::sync::{Arc, atomic::AtomicBool};
 
 use interop_bridge::{
-    appservice::{AppserviceState, router},
+    appservice::{AppserviceState, PartnerEndpoints, router},
     config::{DatabaseConfig, DatabaseKind, UsernameTemplate},
     matrix::{Ghosts, MatrixClient},
     store::Store,
 };
+use interop_proto::auth::{Claims, Expected, JwkSet, JwtSigner, Scope, verify};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -18,6 +19,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 struct Api {
     base: String,
+    signer: Arc<JwtSigner>,
     http: reqwest::Client,
     store: Store,
     _dir: tempfile::TempDir,
@@ -41,6 +43,9 @@ impl Api {
             UsernameTemplate::parse("wa_{{.id}}").unwrap(),
             "example.org".into(),
         );
+        let signer = Arc::new(JwtSigner::generate("partner-test"));
+        let partner =
+            PartnerEndpoints::new("http://127.0.0.1:29340/_interop", signer.clone()).unwrap();
         let state = Arc::new(AppserviceState {
             hs_token: HS_TOKEN.into(),
             max_body_bytes: MAX_BODY,
@@ -50,11 +55,12 @@ impl Api {
             ghosts,
             wake_processor: Arc::new(Notify::new()),
             accepting: AtomicBool::new(true),
+            partner,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(state)).await });
-        Api { base, http: reqwest::Client::new(), store, _dir: dir }
+        Api { base, signer, http: reqwest::Client::new(), store, _dir: dir }
     }
 
     async fn call(
@@ -121,6 +127,31 @@ async fn missing_token_is_401_and_wrong_token_is_403() {
         .await;
     assert_eq!((status, errcode(&body)), (StatusCode::FORBIDDEN, "M_FORBIDDEN"));
     assert_eq!(api.stored_transactions().await, 0, "a rejected transaction must not be stored");
+}
+
+#[tokio::test]
+async fn jwks_is_public_and_verifies_tokens_the_bridge_signs() {
+    let api = Api::start().await;
+    let (status, body) = api.call(Method::GET, "/_interop/.well-known/jwks.json", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let jwks: JwkSet = serde_json::from_value(body).unwrap();
+    let claims =
+        Claims::new("example.org", "@alice:example.org", "gatekeeper.example", Scope::Enlist, 300);
+    let token = api.signer.sign(&claims).unwrap();
+    let expected = Expected {
+        issuer: "example.org",
+        audience: "gatekeeper.example",
+        scope: Scope::Enlist,
+        authkey: None,
+    };
+    assert_eq!(verify(&token, &jwks, &expected).unwrap(), claims);
+    // Another key's token is not ours.
+    let stranger = JwtSigner::generate("partner-test").sign(&claims).unwrap();
+    assert!(verify(&stranger, &jwks, &expected).is_err());
+    // Only the JWKS is public: the Application Service API still needs the token.
+    let (status, _) =
+        api.call(Method::GET, "/_matrix/app/v1/users/@a:example.org", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -71,10 +71,11 @@ async fn bot_answers_help_refuses_strangers_registers_ghosts_and_stops_cleanly()
     assert!(log.contains("registered ghost user_id=@wa_491701234567:localhost"), "{log}");
     assert!(!log.contains("registered ghost user_id=@wa_nonsense"), "{log}");
     assert!(log.contains("stopped"), "{log}");
-    for secret in ["as_token", "hs_token"] {
+    for secret in ["as_token", "hs_token", "pickle_key"] {
         let value = bridge.config_value(secret)?;
         assert!(value.len() >= 32, "{secret} was generated");
         assert!(!log.contains(&value), "{secret} leaked into the log");
     }
+    assert!(log.contains("partner signing key ready"), "{log}");
     Ok(())
 }

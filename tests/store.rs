@@ -4,7 +4,8 @@
 //! URL (as in `.ci/run`); each test then works in a schema of its own, so runs do not collide.
 
 use interop_bridge::{
-    config::{DatabaseConfig, DatabaseKind},
+    config::{DatabaseConfig, DatabaseKind, registration::new_pickle_key},
+    gatekeeper::partner_identity::{PartnerIdentityError, StorageKey, load_or_create},
     store::{Store, TransactionInsert},
 };
 
@@ -160,4 +161,47 @@ async fn sqlite_data_survives_a_reopen() {
     let store = Store::connect(&config).await.unwrap();
     store.migrate().await.unwrap();
     assert_eq!(store.pending_transactions(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn partner_key_is_made_once_and_the_same_after_reopen() {
+    let pickle_key = new_pickle_key();
+    for (name, store, dir) in stores().await {
+        let key = StorageKey::from_config(&pickle_key).unwrap();
+        let first = load_or_create(&store, &key).await.unwrap();
+        let again = load_or_create(&store, &key).await.unwrap();
+        assert_eq!(again.jwks(), first.jwks(), "{name}");
+        // Reopening a SQLite file must give the same key too (PostgreSQL keeps its schema).
+        if let Some(dir) = &dir {
+            store.close().await;
+            let reopened = Store::connect(&DatabaseConfig {
+                kind: DatabaseKind::Sqlite,
+                uri: format!("sqlite:{}", dir.path().join("store.db").display()),
+                max_connections: 4,
+            })
+            .await
+            .unwrap();
+            reopened.migrate().await.unwrap();
+            assert_eq!(load_or_create(&reopened, &key).await.unwrap().jwks(), first.jwks());
+            continue;
+        }
+        assert_eq!(store.partner_key_count().await.unwrap(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_pickle_key_is_an_error_and_the_stored_key_is_untouched() {
+    for (name, store, _dir) in stores().await {
+        let right = StorageKey::from_config(&new_pickle_key()).unwrap();
+        let wrong = StorageKey::from_config(&new_pickle_key()).unwrap();
+        let original = load_or_create(&store, &right).await.unwrap();
+        let sealed = store.partner_key().await.unwrap();
+        match load_or_create(&store, &wrong).await {
+            Err(PartnerIdentityError::WrongPickleKey { kid }) => assert_eq!(kid, original.kid()),
+            other => panic!("{name}: expected WrongPickleKey, got {other:?}"),
+        }
+        assert_eq!(store.partner_key().await.unwrap(), sealed, "{name}");
+        assert_eq!(store.partner_key_count().await.unwrap(), 1, "{name}");
+        assert_eq!(load_or_create(&store, &right).await.unwrap().jwks(), original.jwks(), "{name}");
+    }
 }

@@ -2,10 +2,12 @@
 //!
 //! Each route has its own file. All of them sit behind [`auth::require_hs_token`] and read their
 //! input through [`ruma_request::Ruma`], so a handler sees only authenticated, size-checked,
-//! well-formed requests. Anything else gets the Matrix error the spec names.
+//! well-formed requests. Anything else gets the Matrix error the spec names. The public partner
+//! endpoints the gatekeeper calls ([`partner`]) share the listener but not the token check.
 
 mod auth;
 pub mod error;
+mod partner;
 mod ping;
 mod queries;
 mod ruma_request;
@@ -20,6 +22,7 @@ use axum::{
 };
 use tokio::sync::Notify;
 
+pub use partner::PartnerEndpoints;
 pub use thirdparty::phone_to_gatekeeper_id;
 
 use crate::{matrix::Ghosts, store::Store};
@@ -36,9 +39,12 @@ pub struct AppserviceState {
     pub wake_processor: Arc<Notify>,
     /// False once shutdown has begun: new transactions are refused and retried later.
     pub accepting: AtomicBool,
+    /// Our partner identity, published for the gatekeeper.
+    pub partner: PartnerEndpoints,
 }
 
-/// The router for every Application Service API route (and the legacy unversioned paths).
+/// The router for every Application Service API route (and the legacy unversioned paths), plus
+/// the public partner endpoints.
 pub fn router(state: Arc<AppserviceState>) -> Router {
     let api = Router::new()
         .route("/_matrix/app/v1/transactions/{txn_id}", put(transactions::push_transaction))
@@ -57,7 +63,8 @@ pub fn router(state: Arc<AppserviceState>) -> Router {
         )
         .route("/_matrix/app/v1/thirdparty/location", get(thirdparty::location_for_alias))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_hs_token));
-    api.fallback(error::unrecognized)
+    api.merge(partner::router(&state.partner))
+        .fallback(error::unrecognized)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }

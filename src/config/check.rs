@@ -39,7 +39,18 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("appservice.bot", &["username", "displayname", "avatar"]),
     ("database", &["type", "uri", "max_open_conns"]),
     ("bridge", &["username_template", "displayname_template", "permissions", "command_prefix"]),
-    ("gatekeeper", &["network_name", "protocol_id"]),
+    (
+        "gatekeeper",
+        &[
+            "network_name",
+            "protocol_id",
+            "address",
+            "gatekeeper_id",
+            "partner_id",
+            "partner_base",
+            "pickle_key",
+        ],
+    ),
     ("logging", &["level", "format"]),
 ];
 
@@ -84,9 +95,19 @@ pub fn check(text: &str, base_dir: &Path) -> Result<Config, Vec<Problem>> {
         permissions: r.permissions("bridge.permissions"),
         command_prefix: r.string("bridge.command_prefix", Some("!wa")),
     };
+    // Without an appservice address (already a problem) there is no default to offer.
+    let default_partner_base = match appservice.address.as_str() {
+        "" => String::new(),
+        address => format!("{address}/_interop"),
+    };
     let gatekeeper = GatekeeperConfig {
         network_name: r.string("gatekeeper.network_name", Some("WhatsApp")),
         protocol_id: r.localpart("gatekeeper.protocol_id", Some("whatsapp")),
+        address: r.http_url("gatekeeper.address", Some("")),
+        gatekeeper_id: r.party_id("gatekeeper.gatekeeper_id", "gatekeeper.example"),
+        partner_id: r.party_id("gatekeeper.partner_id", &homeserver.domain),
+        partner_base: r.http_url("gatekeeper.partner_base", Some(&default_partner_base)),
+        pickle_key: r.pickle_key("gatekeeper.pickle_key"),
     };
     let logging = LoggingConfig {
         level: r.choice("logging.level", &["trace", "debug", "info", "warn", "error"], "info"),
@@ -253,6 +274,32 @@ impl Reader<'_> {
         text
     }
 
+    /// A party id as it appears in JWT `iss`/`aud`, e.g. `example.org`.
+    fn party_id(&mut self, key: &str, default: &str) -> String {
+        let text = self.string(key, Some(default));
+        // An empty default (no homeserver.domain) is reported under that key, not here.
+        let empty = text.is_empty() && self.get(key).is_some();
+        if empty || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.problem(
+                key,
+                format!("expected an id without spaces like example.org, got {text:?}"),
+            );
+        }
+        text
+    }
+
+    fn pickle_key(&mut self, key: &str) -> String {
+        let text = self.string(key, Some(super::TOKEN_PLACEHOLDER));
+        if text != super::TOKEN_PLACEHOLDER && super::decode_pickle_key(&text).is_none() {
+            // Never echo the key: it is a secret even when it is a bad one.
+            self.problem(
+                key,
+                "expected 43 characters of base64url (32 random bytes), or run generate-registration",
+            );
+        }
+        text
+    }
+
     fn username_template(&mut self, key: &str) -> UsernameTemplate {
         let text = self.string(key, Some("wa_{{.id}}"));
         UsernameTemplate::parse(&text).unwrap_or_else(|message| {
@@ -400,6 +447,49 @@ logging: {levle: info}
         let problems = check(&text, Path::new(".")).unwrap_err();
         assert_eq!(problems.len(), 1);
         assert!(!problems[0].to_string().contains("sekrit"));
+    }
+
+    #[test]
+    fn gatekeeper_keys_default_from_the_rest_of_the_config() {
+        let gatekeeper = check(MINIMAL, Path::new(".")).unwrap().gatekeeper;
+        assert_eq!(gatekeeper.address, "");
+        assert_eq!(gatekeeper.gatekeeper_id, "gatekeeper.example");
+        assert_eq!(gatekeeper.partner_id, "example.org");
+        assert_eq!(gatekeeper.partner_base, "http://127.0.0.1:29340/_interop");
+        assert!(!gatekeeper.pickle_key_generated());
+    }
+
+    #[test]
+    fn gatekeeper_keys_are_read_and_checked() {
+        let key = "A".repeat(43);
+        let good = format!(
+            "{MINIMAL}gatekeeper: {{address: 'http://127.0.0.1:8480/', gatekeeper_id: wa.example, \
+             partner_id: bridge.example.org, partner_base: 'https://b.example.org/p', \
+             pickle_key: {key}}}\n"
+        );
+        let gatekeeper = check(&good, Path::new(".")).unwrap().gatekeeper;
+        assert_eq!(gatekeeper.address, "http://127.0.0.1:8480");
+        assert_eq!(gatekeeper.gatekeeper_id, "wa.example");
+        assert_eq!(gatekeeper.partner_id, "bridge.example.org");
+        assert_eq!(gatekeeper.partner_base, "https://b.example.org/p");
+        assert!(gatekeeper.pickle_key_generated());
+        assert!(!format!("{gatekeeper:?}").contains(&key), "Debug hides the pickle key");
+
+        let bad = "gatekeeper: {address: 'gk:8480', gatekeeper_id: 'a b', partner_id: '', \
+                   partner_base: '/_interop', pickle_key: sekrit-pickle}\n";
+        let problems = check(&format!("{MINIMAL}{bad}"), Path::new(".")).unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "gatekeeper.address",
+                "gatekeeper.gatekeeper_id",
+                "gatekeeper.partner_id",
+                "gatekeeper.partner_base",
+                "gatekeeper.pickle_key"
+            ]
+        );
+        assert!(problems.iter().all(|p| !p.to_string().contains("sekrit")));
     }
 
     #[test]

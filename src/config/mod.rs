@@ -15,7 +15,8 @@ pub use check::{Problem, check};
 pub use permissions::{PermissionLevel, Permissions};
 pub use template::UsernameTemplate;
 
-/// The placeholder the example config carries until `generate-registration` fills the tokens.
+/// The placeholder the example config carries until `generate-registration` fills the secrets
+/// (the appservice tokens and the gatekeeper pickle key).
 pub const TOKEN_PLACEHOLDER: &str = "generate";
 
 #[derive(Clone, Debug)]
@@ -111,12 +112,50 @@ pub struct BridgeConfig {
     pub command_prefix: String,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GatekeeperConfig {
     /// The gatekeeper's name as shown to users (e.g. "WhatsApp").
     pub network_name: String,
     /// The third-party protocol id offered to clients (e.g. `whatsapp`).
     pub protocol_id: String,
+    /// The gatekeeper's HTTP API base URL; empty while no gatekeeper is configured.
+    pub address: String,
+    /// The gatekeeper's id: the `aud` of the tokens we sign for it.
+    pub gatekeeper_id: String,
+    /// Our partner id: the `iss` of the tokens we sign.
+    pub partner_id: String,
+    /// Where the gatekeeper reaches our partner endpoints (JWKS, push, media).
+    pub partner_base: String,
+    /// base64url of 32 bytes that encrypt the keys stored in the database, or the placeholder.
+    pub pickle_key: String,
+}
+
+impl std::fmt::Debug for GatekeeperConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pickle key unlocks every stored key; it must never appear in a log line.
+        f.debug_struct("GatekeeperConfig")
+            .field("network_name", &self.network_name)
+            .field("protocol_id", &self.protocol_id)
+            .field("address", &self.address)
+            .field("gatekeeper_id", &self.gatekeeper_id)
+            .field("partner_id", &self.partner_id)
+            .field("partner_base", &self.partner_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatekeeperConfig {
+    /// Whether `generate-registration` has filled in a real pickle key.
+    pub fn pickle_key_generated(&self) -> bool {
+        self.pickle_key != TOKEN_PLACEHOLDER
+    }
+}
+
+/// The 32 bytes a `pickle_key` value stands for: exactly 43 characters of unpadded base64url.
+pub fn decode_pickle_key(text: &str) -> Option<[u8; 32]> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).ok()?;
+    bytes.try_into().ok()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! `generate-registration`: fresh tokens, written into the config and into a registration file.
 //!
-//! The tokens are written into the admin's config by editing just the two lines that hold them,
+//! It also fills in the gatekeeper pickle key, once: a new one would lock away the stored keys.
+//! The secrets are written into the admin's config by editing just the lines that hold them,
 //! so every comment and the layout of the file survive. Both files hold secrets and are
 //! written with mode 0600.
 
@@ -51,6 +52,14 @@ pub enum RegistrationError {
     ConfigLayout(String),
 }
 
+/// A fresh pickle key: 32 random bytes as 43 characters of unpadded base64url.
+pub fn new_pickle_key() -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill(bytes.as_mut_slice());
+    URL_SAFE_NO_PAD.encode(bytes.as_slice())
+}
+
 /// A fresh random token of 64 letters and digits.
 pub fn new_token() -> String {
     rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect()
@@ -94,24 +103,37 @@ impl Registration {
     }
 }
 
-/// Returns `config_text` with `appservice.as_token` and `appservice.hs_token` set, keeping every
-/// other line (comments included) as it was.
-pub fn set_tokens(
+/// Returns `config_text` with each `(key, value)` set in the block `section` (a top-level key
+/// such as `appservice`), keeping every other line (comments included) as it was. Keys not yet
+/// in the section are added at its top; a section not in the file at all is added at the end.
+pub fn set_keys(
     config_text: &str,
-    as_token: &str,
-    hs_token: &str,
+    section: &str,
+    values: &[(&str, &str)],
 ) -> Result<String, RegistrationError> {
     let lines: Vec<&str> = config_text.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| {
-            l.trim_end() == "appservice:"
-                || l.starts_with("appservice: #")
-                || l.starts_with("appservice:  #")
-        })
-        .ok_or_else(|| {
-            RegistrationError::ConfigLayout("no `appservice:` section written as a block".into())
-        })?;
+    let header = format!("{section}:");
+    let Some(start) = lines.iter().position(|l| {
+        l.trim_end() == header
+            || l.strip_prefix(header.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with('#'))
+    }) else {
+        if lines.iter().any(|l| l.starts_with(header.as_str())) {
+            return Err(RegistrationError::ConfigLayout(format!(
+                "no `{section}:` section written as a block"
+            )));
+        }
+        // An older config without the section: append it, so the new secret has a home.
+        let mut text = config_text.to_owned();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("{header}\n"));
+        for (key, value) in values {
+            text.push_str(&format!("    {key}: \"{value}\"\n"));
+        }
+        return Ok(text);
+    };
     let end = lines[start + 1..]
         .iter()
         .position(|l| !l.is_empty() && !l.starts_with(' ') && !l.starts_with('#'))
@@ -123,7 +145,7 @@ pub fn set_tokens(
         .unwrap_or(2);
     let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
     let mut missing = Vec::new();
-    for (key, value) in [("as_token", as_token), ("hs_token", hs_token)] {
+    for (key, value) in values {
         let found = (start + 1..end).find(|&i| {
             let l = lines[i];
             l.len() - l.trim_start().len() == indent
@@ -186,7 +208,8 @@ bridge:
 
     #[test]
     fn tokens_replace_only_their_lines() {
-        let out = set_tokens(CONFIG, "A".repeat(64).as_str(), "B".repeat(64).as_str()).unwrap();
+        let (a, b) = ("A".repeat(64), "B".repeat(64));
+        let out = set_keys(CONFIG, "appservice", &[("as_token", &a), ("hs_token", &b)]).unwrap();
         let expected = CONFIG
             .replace("as_token: generate", &format!("as_token: \"{}\"", "A".repeat(64)))
             .replace("hs_token: \"generate\"", &format!("hs_token: \"{}\"", "B".repeat(64)));
@@ -196,13 +219,36 @@ bridge:
     #[test]
     fn missing_token_lines_are_added() {
         let text = "appservice:\n    port: 1\nbridge: {}\n";
-        let out = set_tokens(text, "aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb").unwrap();
+        let values = [("as_token", "aaaaaaaaaaaaaaaaaaaa"), ("hs_token", "bbbbbbbbbbbbbbbbbbbb")];
+        let out = set_keys(text, "appservice", &values).unwrap();
         assert!(out.contains("    as_token: \"aaaaaaaaaaaaaaaaaaaa\"\n    hs_token: \"bbbbbbbbbbbbbbbbbbbb\"\n    port: 1"));
     }
 
     #[test]
     fn flow_style_section_is_a_clear_error() {
-        assert!(set_tokens("appservice: {port: 1}\n", "a", "b").is_err());
+        assert!(set_keys("appservice: {port: 1}\n", "appservice", &[("as_token", "a")]).is_err());
+    }
+
+    #[test]
+    fn keys_go_into_the_named_section_only() {
+        let out = set_keys(CONFIG, "bridge", &[("pickle_key", "K")]).unwrap();
+        assert!(out.contains("bridge:\n  pickle_key: \"K\"\n  permissions:"), "{out}");
+        assert!(out.contains("as_token: generate # filled by generate-registration"));
+    }
+
+    #[test]
+    fn a_missing_section_is_appended() {
+        let out = set_keys(CONFIG, "gatekeeper", &[("pickle_key", "K")]).unwrap();
+        assert!(out.starts_with(CONFIG), "{out}");
+        assert!(out.ends_with("\ngatekeeper:\n    pickle_key: \"K\"\n"), "{out}");
+    }
+
+    #[test]
+    fn pickle_keys_decode_to_32_random_bytes() {
+        let (a, b) = (new_pickle_key(), new_pickle_key());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(super::super::decode_pickle_key(&a).is_some());
     }
 
     #[test]

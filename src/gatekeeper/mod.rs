@@ -6,6 +6,8 @@
 //! [`GatekeeperLogin`] is one logged-in Matrix user's connection. Read them as the
 //! specification of a connector: every method says what it must guarantee.
 
+pub mod partner_identity;
+
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 

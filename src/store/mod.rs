@@ -8,6 +8,7 @@
 mod ghosts;
 mod management_rooms;
 mod migrations;
+mod partner_keys;
 mod transactions;
 
 use std::{str::FromStr, time::Duration};
@@ -17,6 +18,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use partner_keys::SealedPartnerKey;
 pub use transactions::{StoredTransaction, TransactionInsert};
 
 use crate::config::{DatabaseConfig, DatabaseKind};
