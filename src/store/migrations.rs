@@ -1,50 +1,24 @@
 //! The schema migrations, compiled into the binary so it runs from any folder.
 
-use std::borrow::Cow;
-
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use embedded_migrations::{EmbeddedMigration, migrator};
+use sqlx::migrate::{MigrateError, Migrator};
 
 /// (version, description, sql) for SQLite and PostgreSQL; the two lists move in step.
-const SQLITE: &[(i64, &str, &str)] = &[
+const SQLITE: &[EmbeddedMigration] = &[
     (1, "initial", include_str!("../../migrations/sqlite/0001_initial.sql")),
     (2, "partner_keys", include_str!("../../migrations/sqlite/0002_partner_keys.sql")),
 ];
-const POSTGRES: &[(i64, &str, &str)] = &[
+const POSTGRES: &[EmbeddedMigration] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, "partner_keys", include_str!("../../migrations/postgres/0002_partner_keys.sql")),
 ];
 
-#[derive(Debug)]
-struct Embedded(&'static [(i64, &'static str, &'static str)]);
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(
-        self,
-    ) -> futures_util::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>>
-    {
-        let migrations = self
-            .0
-            .iter()
-            .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(*sql),
-                    false,
-                )
-            })
-            .collect();
-        Box::pin(async move { Ok(migrations) })
-    }
+pub async fn sqlite() -> Result<Migrator, MigrateError> {
+    migrator(SQLITE).await
 }
 
-pub async fn sqlite() -> Result<Migrator, sqlx::migrate::MigrateError> {
-    Migrator::new(Embedded(SQLITE)).await
-}
-
-pub async fn postgres() -> Result<Migrator, sqlx::migrate::MigrateError> {
-    Migrator::new(Embedded(POSTGRES)).await
+pub async fn postgres() -> Result<Migrator, MigrateError> {
+    migrator(POSTGRES).await
 }
 
 #[cfg(test)]

@@ -209,18 +209,7 @@ impl Session {
     /// Sends a message stanza and waits for the server's `ack`.
     pub async fn send_stanza(&mut self, m: MessageStanza) -> Result<Sent, ClientError> {
         let (id, to) = (m.id.clone(), m.to.clone());
-        self.channel.send(&Stanza::Message(m)).await?;
-        let ack: Ack = self
-            .wait_for(|s| match s {
-                Stanza::Ack(a) if a.id == id && a.class == AckClass::Message as i32 => {
-                    Some(a.clone())
-                }
-                _ => None,
-            })
-            .await?;
-        if let Some(e) = ack.error {
-            return Err(ClientError::Refused(e));
-        }
+        let ack = self.send_acked(Stanza::Message(m), &id, AckClass::Message).await?;
         self.state.senders.insert(id.clone(), self.me.clone());
         Ok(Sent { id, to, timestamp: ack.timestamp })
     }
@@ -421,18 +410,27 @@ impl Session {
 
     pub(crate) async fn send_receipt(&mut self, r: Receipt) -> Result<(), ClientError> {
         let id = r.id.clone();
-        self.channel.send(&Stanza::Receipt(r)).await?;
+        self.send_acked(Stanza::Receipt(r), &id, AckClass::Receipt).await.map(|_| ())
+    }
+
+    /// Sends a stanza the server answers with an `ack` of `class`, and waits for it; an ack
+    /// carrying an error is a refusal.
+    async fn send_acked(
+        &mut self,
+        stanza: Stanza,
+        id: &str,
+        class: AckClass,
+    ) -> Result<Ack, ClientError> {
+        self.channel.send(&stanza).await?;
         let ack: Ack = self
             .wait_for(|s| match s {
-                Stanza::Ack(a) if a.id == id && a.class == AckClass::Receipt as i32 => {
-                    Some(a.clone())
-                }
+                Stanza::Ack(a) if a.id == id && a.class == class as i32 => Some(a.clone()),
                 _ => None,
             })
             .await?;
         match ack.error {
             Some(e) => Err(ClientError::Refused(e)),
-            None => Ok(()),
+            None => Ok(ack),
         }
     }
 
