@@ -8,8 +8,9 @@
 
 pub mod partner_identity;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 
 /// The gatekeeper-internal id of a user or group (opaque; never parsed for meaning).
 pub type RemoteId = String;
@@ -132,15 +133,36 @@ pub trait GatekeeperConnector: Send + Sync {
     /// Removes the user from the gatekeeper and deletes its keys here.
     async fn unenlist(&self, matrix_user_id: &str) -> Result<(), GatekeeperError>;
 
-    /// Starts the connection of an enlisted user. Events arrive on `events` in order, from
-    /// now until the login ends; the connector reconnects by itself (capped exponential
-    /// backoff with jitter) and reports it as [`RemoteEvent::Connection`].
+    /// Starts the connection of an enlisted user and returns at once; the channel opens in
+    /// the background. The connector reconnects by itself (capped exponential backoff with
+    /// jitter) and reports each change as [`RemoteEvent::Connection`].
+    ///
+    /// Events go to `handler`, one at a time, in the order they happened. The connector tells
+    /// the gatekeeper an event was received only after `handler` returned `Ok`, and saves its
+    /// encryption state only then too; if `handler` fails, the connector reconnects and the
+    /// gatekeeper delivers the event again. So an event is never lost to a crash, and the
+    /// handler must accept seeing an event twice (it de-duplicates by sender and id).
     async fn connect(
         &self,
         matrix_user_id: &str,
-        events: mpsc::Sender<RemoteEvent>,
-    ) -> Result<Box<dyn GatekeeperLogin>, GatekeeperError>;
+        handler: Arc<dyn RemoteEventHandler>,
+    ) -> Result<Arc<dyn GatekeeperLogin>, GatekeeperError>;
+
+    /// Wakes the connection of `matrix_user_id` at once if it is waiting to reconnect
+    /// (the gatekeeper pushed: messages wait for it). Returns false for an unknown user.
+    async fn wake(&self, matrix_user_id: &str) -> bool;
 }
+
+/// Where a login's events go: the bridge. Returning `Ok` means the event is stored durably.
+#[async_trait]
+pub trait RemoteEventHandler: Send + Sync {
+    async fn handle(&self, matrix_user_id: &str, event: RemoteEvent) -> Result<(), HandlerError>;
+}
+
+/// The bridge could not store an event now; the connector will have it delivered again.
+#[derive(Debug, thiserror::Error)]
+#[error("the bridge could not take the event: {0}")]
+pub struct HandlerError(pub String);
 
 /// One logged-in user's connection to the gatekeeper.
 #[async_trait]
