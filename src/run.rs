@@ -30,7 +30,10 @@ use crate::{
     appservice::{self, AppserviceState, PartnerEndpoints},
     bridge::{Bridge, processor},
     config::Config,
-    gatekeeper::partner_identity::{self, StorageKey},
+    gatekeeper::{
+        interop::InteropConnector,
+        partner_identity::{self, StorageKey},
+    },
     matrix::{Ghosts, MatrixClient, register_appservice_user},
     store::Store,
 };
@@ -57,7 +60,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot load the partner signing key")?;
     tracing::info!(kid = partner_signer.kid(), "partner signing key ready");
-    let partner = PartnerEndpoints::new(&config.gatekeeper.partner_base, Arc::new(partner_signer))
+    let partner_signer = Arc::new(partner_signer);
+    let partner = PartnerEndpoints::new(&config.gatekeeper.partner_base, partner_signer.clone())
         .context("gatekeeper.partner_base is not a URL")?;
 
     let http = reqwest::Client::builder()
@@ -66,6 +70,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
         .context("cannot build the HTTP client")?;
+    // The interop connector, when a gatekeeper is configured; it serves push and media on the
+    // partner endpoints. Logins and portals (src/bridge) are to take it from here.
+    let connector = match config.gatekeeper.address.as_str() {
+        "" => None,
+        _ => Some(Arc::new(
+            InteropConnector::new(
+                &config.gatekeeper,
+                partner_signer.clone(),
+                storage_key,
+                store.clone(),
+                http.clone(),
+            )
+            .context("cannot set up the gatekeeper connector")?,
+        )),
+    };
+    let partner = match &connector {
+        Some(connector) => partner.with_connector(connector.clone()),
+        None => partner,
+    };
     let client = MatrixClient::new(http, &config.homeserver.address, &config.appservice.as_token);
     wait_for_homeserver(&client).await;
     let client =
@@ -139,6 +162,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Err(error) = processor.await {
         tracing::warn!(%error, "transaction worker failed");
+    }
+    if let Some(connector) = &connector {
+        connector.shutdown().await;
     }
     store.close().await;
     tracing::info!("stopped");

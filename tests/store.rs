@@ -6,7 +6,7 @@
 use interop_bridge::{
     config::{DatabaseConfig, DatabaseKind, registration::new_pickle_key},
     gatekeeper::partner_identity::{PartnerIdentityError, StorageKey, load_or_create},
-    store::{Store, TransactionInsert},
+    store::{NewLogin, Store, TransactionInsert},
 };
 
 /// One store per available database, each fresh and migrated.
@@ -203,5 +203,49 @@ async fn wrong_pickle_key_is_an_error_and_the_stored_key_is_untouched() {
         assert_eq!(store.partner_key().await.unwrap(), sealed, "{name}");
         assert_eq!(store.partner_key_count().await.unwrap(), 1, "{name}");
         assert_eq!(load_or_create(&store, &right).await.unwrap().jwks(), original.jwks(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn logins_are_versioned_and_take_their_records_with_them() {
+    for (name, store, _dir) in stores().await {
+        let user = "@alice:example.org";
+        let login = NewLogin {
+            matrix_user_id: user,
+            remote_id: "1-1@interop",
+            sealed_noise_key: b"noise-1",
+            sealed_olm_pickle: b"pickle-1",
+        };
+        assert_eq!(store.upsert_login(&login).await.unwrap(), 1, "{name}");
+        let seen = Some(("4915@native", "m1"));
+        assert!(store.save_olm_pickle(user, 1, b"pickle-2", seen).await.unwrap(), "{name}");
+        assert!(store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
+        assert!(!store.remote_seen(user, "4915@native", "m2").await.unwrap(), "{name}");
+        // Marking the same stanza again is harmless.
+        assert!(store.save_olm_pickle(user, 1, b"pickle-3", seen).await.unwrap(), "{name}");
+        assert_eq!(store.remote_seen_count(user).await.unwrap(), 1, "{name}");
+
+        // Re-enlisting replaces the keys and bumps the version; a save on the old version is
+        // refused and changes nothing.
+        let again = NewLogin { sealed_olm_pickle: b"pickle-new", ..login };
+        assert_eq!(store.upsert_login(&again).await.unwrap(), 2, "{name}");
+        assert!(!store.save_olm_pickle(user, 1, b"stale", None).await.unwrap(), "{name}");
+        let row = store.login(user).await.unwrap().unwrap();
+        assert_eq!((row.keys_version, row.sealed_olm_pickle.as_slice()), (2, &b"pickle-new"[..]));
+        assert!(!format!("{row:?}").contains("pickle"), "{name}: Debug shows no key material");
+        assert_eq!(store.login_user_ids().await.unwrap(), [user], "{name}");
+
+        store.insert_partner_media("ref_1", user, b"blob").await.unwrap();
+        let media = store.partner_media("ref_1").await.unwrap().unwrap();
+        assert_eq!((media.owner.as_str(), media.bytes.as_slice()), (user, &b"blob"[..]));
+        assert!(store.partner_media("ref_2").await.unwrap().is_none(), "{name}");
+
+        assert_eq!(store.prune_remote_seen(0).await.unwrap(), 0, "{name}");
+        assert!(store.delete_login(user).await.unwrap(), "{name}");
+        assert!(store.login(user).await.unwrap().is_none(), "{name}");
+        assert!(!store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
+        assert!(store.partner_media("ref_1").await.unwrap().is_none(), "{name}");
+        assert!(!store.delete_login(user).await.unwrap(), "{name}");
+        assert!(!store.save_olm_pickle(user, 2, b"gone", None).await.unwrap(), "{name}");
     }
 }

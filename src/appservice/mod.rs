@@ -39,7 +39,7 @@ pub struct AppserviceState {
     pub wake_processor: Arc<Notify>,
     /// False once shutdown has begun: new transactions are refused and retried later.
     pub accepting: AtomicBool,
-    /// Our partner identity, published for the gatekeeper.
+    /// Our partner identity, published for the gatekeeper, and its push and media endpoints.
     pub partner: PartnerEndpoints,
 }
 
@@ -63,7 +63,7 @@ pub fn router(state: Arc<AppserviceState>) -> Router {
         )
         .route("/_matrix/app/v1/thirdparty/location", get(thirdparty::location_for_alias))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_hs_token));
-    api.merge(partner::router(&state.partner))
+    api.merge(state.partner.router())
         .fallback(error::unrecognized)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

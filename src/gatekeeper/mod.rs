@@ -6,6 +6,7 @@
 //! [`GatekeeperLogin`] is one logged-in Matrix user's connection. Read them as the
 //! specification of a connector: every method says what it must guarantee.
 
+pub mod interop;
 pub mod partner_identity;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ pub type RemoteId = String;
 pub type RemoteMessageId = String;
 
 /// What a connector can fail with. Every variant is something to tell the user about.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GatekeeperError {
     /// The contact has not opted in to third-party chats (or opted out).
     #[error("{0} has not opted in to chats with other messaging services")]
@@ -63,7 +64,9 @@ pub struct Contact {
 /// Something that happened on the gatekeeper side for one login, in the order it happened.
 #[derive(Debug, Clone)]
 pub enum RemoteEvent {
-    /// A decrypted message (text, media, reply, reaction, edit or delete).
+    /// A decrypted message (text, media, reply, reaction, edit or delete). `content` is as the
+    /// sender wrote it, not validated: check it with `Content::validate` and show its `text`
+    /// when it is of a kind or version this build does not understand.
     Message {
         from: RemoteId,
         id: RemoteMessageId,
@@ -142,6 +145,8 @@ pub trait GatekeeperConnector: Send + Sync {
     /// encryption state only then too; if `handler` fails, the connector reconnects and the
     /// gatekeeper delivers the event again. So an event is never lost to a crash, and the
     /// handler must accept seeing an event twice (it de-duplicates by sender and id).
+    /// The connection waits while the handler runs, so the handler must not wait for calls on
+    /// the same login (store the event and return; act on it elsewhere).
     async fn connect(
         &self,
         matrix_user_id: &str,

@@ -58,8 +58,21 @@ impl StorageKey {
             .ok_or(PartnerIdentityError::BadPickleKey)
     }
 
-    fn cipher(&self) -> ChaCha20Poly1305 {
+    /// The AEAD that seals stored keys (also used by `interop::keys` for login keys).
+    pub(crate) fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(Key::from_slice(self.0.as_slice()))
+    }
+
+    /// A separate 32-byte key for one purpose, so no key serves two ciphers:
+    /// SHA-256 over a purpose label and this key.
+    pub(crate) fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(b"interop-bridge/derive/");
+        hash.update(label.as_bytes());
+        hash.update([0u8]);
+        hash.update(self.0.as_slice());
+        Zeroizing::new(hash.finalize().into())
     }
 }
 

@@ -6,9 +6,12 @@
 //! live in `migrations/{sqlite,postgres}/` and are compiled into the binary.
 
 mod ghosts;
+mod logins;
 mod management_rooms;
 mod migrations;
 mod partner_keys;
+mod partner_media;
+mod remote_seen;
 mod transactions;
 
 use std::{str::FromStr, time::Duration};
@@ -18,7 +21,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use logins::{NewLogin, StoredLogin};
 pub use partner_keys::SealedPartnerKey;
+pub use partner_media::StoredMedia;
 pub use transactions::{StoredTransaction, TransactionInsert};
 
 use crate::config::{DatabaseConfig, DatabaseKind};

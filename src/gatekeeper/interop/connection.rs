@@ -1,0 +1,156 @@
+//! [`Conn`]: one open channel of a login, and the loop that serves it.
+//!
+//! The loop multiplexes three things: stanzas from the gatekeeper ([`incoming`](super::incoming)),
+//! commands from the login handle ([`outgoing`](super::outgoing)), and a one-second tick that
+//! expires requests the gatekeeper never answered. It handles one thing at a time, so the
+//! encryption state has one owner and events reach the handler in order. It ends on a
+//! disconnect, a logout, a broken channel, or when an event could not be stored: then the
+//! connection is dropped so the gatekeeper delivers the event again on the next one.
+
+use interop_proto::CapabilitySet;
+use interop_proto::stanza::{CloseCode, Iq, IqQuery, KeyCount, Stanza};
+use interop_proto::transport::{Channel, ServerHello, TransportError};
+use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant, MissedTickBehavior, interval};
+
+use super::channel_task::{Actor, Outcome, lost};
+use super::keys::{self, LoginKeys};
+use super::login::Command;
+use super::pending::{IqWaiter, Pending};
+use crate::gatekeeper::{ConnectionState, GatekeeperError, RemoteEvent};
+
+/// Handled-stanza records older than this are dropped: the mailbox keeps nothing for longer.
+const SEEN_KEPT_MS: i64 = 31 * 24 * 3600 * 1000;
+
+pub(super) struct Conn<'a> {
+    pub actor: &'a mut Actor,
+    pub channel: Channel,
+    pub keys: LoginKeys,
+    pub pending: Pending,
+}
+
+impl<'a> Conn<'a> {
+    pub fn new(actor: &'a mut Actor, channel: Channel, keys: LoginKeys) -> Self {
+        let pending = Pending::new(actor.ctx.tuning.request_timeout);
+        Self { actor, channel, keys, pending }
+    }
+
+    /// Serves the connection until it ends; says how.
+    pub async fn run(
+        mut self,
+        hello: ServerHello,
+        commands: &mut mpsc::Receiver<Command>,
+    ) -> Outcome {
+        let outcome = match self.opened(hello).await {
+            Ok(()) => self.serve(commands).await,
+            Err(outcome) => outcome,
+        };
+        self.actor.state.set_connected(false);
+        self.pending.fail_all(&|| {
+            GatekeeperError::Disconnected("the channel to the gatekeeper closed".into())
+        });
+        // A no-op when the channel is already gone.
+        self.channel.close(CloseCode::Normal, "reconnecting").await;
+        outcome
+    }
+
+    async fn serve(&mut self, commands: &mut mpsc::Receiver<Command>) -> Outcome {
+        let mut tick = interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                received = self.channel.recv() => match received {
+                    Ok(stanza) => self.on_stanza(stanza).await,
+                    Err(e) => Err(ended(e)),
+                },
+                command = commands.recv() => match command {
+                    Some(command) => self.on_command(command).await,
+                    None => Err(Outcome::Stopped(None)),
+                },
+                _ = tick.tick() => {
+                    self.pending.expire(Instant::now());
+                    Ok(())
+                }
+            };
+            if let Err(outcome) = step {
+                return outcome;
+            }
+        }
+    }
+
+    /// The channel is up: say so, note the capabilities, check our one-time key supply.
+    async fn opened(&mut self, hello: ServerHello) -> Result<(), Outcome> {
+        if hello.user != self.keys.remote_id {
+            tracing::warn!(user = %self.actor.user, remote_id = %hello.user, "the gatekeeper logged us in under another id");
+        }
+        // Capabilities first: whoever hears `Connected` may ask for them at once.
+        let capabilities = CapabilitySet::from_wire(&hello.capabilities);
+        let changed = self.actor.state.set_capabilities(capabilities.clone());
+        self.actor.state.set_connected(true);
+        tracing::info!(user = %self.actor.user, remote_id = %hello.user, "connected to the gatekeeper");
+        self.actor.report(ConnectionState::Connected).await;
+        if changed {
+            self.actor.tell(RemoteEvent::CapabilitiesChanged(capabilities)).await;
+        }
+        let id = self.pending.add_iq(IqWaiter::KeyCount);
+        let ask = Iq { id, query: Some(IqQuery::KeyCount(KeyCount {})) };
+        self.send(Stanza::Iq(ask)).await?;
+        let ctx = &self.actor.ctx;
+        if let Err(error) = ctx.store.prune_remote_seen(crate::store::now_ms() - SEEN_KEPT_MS).await
+        {
+            tracing::warn!(%error, "cannot prune old handled-stanza records");
+        }
+        Ok(())
+    }
+
+    /// Records the gatekeeper's capability set; tells the handler when it changed.
+    pub async fn capabilities(&mut self, set: CapabilitySet) {
+        if self.actor.state.set_capabilities(set.clone()) {
+            self.actor.tell(RemoteEvent::CapabilitiesChanged(set)).await;
+        }
+    }
+
+    /// Sends a stanza; a failure ends the connection.
+    pub async fn send(&self, stanza: Stanza) -> Result<(), Outcome> {
+        self.channel.send(&stanza).await.map_err(|e| lost(format!("cannot send: {e}")))
+    }
+
+    /// Hands an event from a stored stanza to the handler. If the bridge cannot take it, the
+    /// connection ends unconfirmed, and the gatekeeper delivers the stanza again.
+    pub async fn deliver(&mut self, event: RemoteEvent) -> Result<(), Outcome> {
+        self.actor.handler.handle(&self.actor.user, event).await.map_err(|e| {
+            lost(format!("{e}; reconnecting so that the gatekeeper delivers it again"))
+        })
+    }
+
+    /// Saves the encryption state (and marks `seen` handled). If that fails the connection
+    /// ends: the next one starts from what is stored.
+    pub async fn save(&mut self, seen: Option<(&str, &str)>) -> Result<(), Outcome> {
+        let ctx = &self.actor.ctx;
+        match keys::save(&ctx.store, &ctx.storage, &self.actor.user, &self.keys, seen).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                Err(lost("the login's keys were replaced; reconnecting with the new ones"))
+            }
+            Err(e) => Err(lost(format!("cannot save the encryption state: {e}"))),
+        }
+    }
+}
+
+/// What a channel error means for the login.
+fn ended(error: TransportError) -> Outcome {
+    match error {
+        TransportError::Closed { code: CloseCode::Unenlisted, reason } => {
+            Outcome::LoggedOut(format!("the gatekeeper un-enlisted this login ({reason})"))
+        }
+        TransportError::Closed { code: CloseCode::Replaced, .. } => Outcome::LoggedOut(
+            "another connection for this login took over (is a second bridge running on the \
+             same database?)"
+                .into(),
+        ),
+        TransportError::Closed { code, reason } => {
+            lost(format!("the gatekeeper closed the channel ({code:?}: {reason})"))
+        }
+        other => lost(format!("the channel broke: {other}")),
+    }
+}

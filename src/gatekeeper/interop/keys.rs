@@ -1,0 +1,216 @@
+//! A login's secrets in the store: its Noise transport key and its Olm account with sessions.
+//!
+//! Both are sealed like the partner key (`partner_identity`): ChaCha20-Poly1305 under the
+//! config's pickle key, a random nonce stored in front of the ciphertext, and the purpose and
+//! the Matrix user as associated data, so a sealed blob cannot be passed off as another user's
+//! or as the other kind of key. Inside the seal, the Olm pickle is additionally encrypted by
+//! vodozemac under a key derived for that purpose alone.
+
+use chacha20poly1305::{
+    Nonce,
+    aead::{Aead, Payload},
+};
+use interop_proto::e2ee::{E2ee, E2eeError, OlmEndpoint, PickleKey};
+use interop_proto::transport::NoiseKeypair;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::gatekeeper::partner_identity::StorageKey;
+use crate::store::{NewLogin, Store, StoreError};
+
+const NONCE_LEN: usize = 12;
+const NOISE: &str = "noise-key";
+const OLM: &str = "olm-pickle";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the keys of {user} cannot be opened with gatekeeper.pickle_key: the key in the config \
+         is not the one they were stored with"
+    )]
+    WrongPickleKey { user: String },
+    #[error("the stored keys of {user} are damaged ({what})")]
+    Damaged { user: String, what: String },
+    #[error("the encryption state cannot be saved: {0}")]
+    Pickle(#[from] E2eeError),
+}
+
+impl KeysError {
+    /// Whether reconnecting can help (a database hiccup) or the login is unusable as stored.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Store(_))
+    }
+}
+
+/// A login's keys, opened.
+pub struct LoginKeys {
+    pub remote_id: String,
+    /// The enlistment these keys belong to; saving checks it is still the current one.
+    pub keys_version: i64,
+    pub noise: NoiseKeypair,
+    pub e2ee: OlmEndpoint,
+}
+
+impl std::fmt::Debug for LoginKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Both Debug impls inside print public halves only.
+        f.debug_struct("LoginKeys")
+            .field("remote_id", &self.remote_id)
+            .field("keys_version", &self.keys_version)
+            .field("noise", &self.noise)
+            .field("e2ee", &self.e2ee)
+            .finish()
+    }
+}
+
+fn aad(purpose: &str, user: &str) -> Vec<u8> {
+    format!("interop-bridge/{purpose}\0{user}").into_bytes()
+}
+
+fn seal(key: &StorageKey, purpose: &str, user: &str, plaintext: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let aad = aad(purpose, user);
+    // Encryption fails only for messages beyond 2^38 bytes; a key or pickle never is.
+    let sealed = key
+        .cipher()
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+        .unwrap_or_default();
+    [nonce.as_slice(), &sealed].concat()
+}
+
+fn open(
+    key: &StorageKey,
+    purpose: &str,
+    user: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeysError> {
+    let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN).ok_or_else(|| {
+        KeysError::Damaged { user: user.to_owned(), what: format!("{purpose} too short") }
+    })?;
+    let aad = aad(purpose, user);
+    key.cipher()
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+        .map(Zeroizing::new)
+        .map_err(|_| KeysError::WrongPickleKey { user: user.to_owned() })
+}
+
+fn pickle_key(key: &StorageKey) -> PickleKey {
+    PickleKey::new(*key.derive(OLM))
+}
+
+fn seal_e2ee(key: &StorageKey, user: &str, e2ee: &OlmEndpoint) -> Result<Vec<u8>, KeysError> {
+    let pickle = Zeroizing::new(e2ee.pickle(&pickle_key(key))?);
+    Ok(seal(key, OLM, user, pickle.as_bytes()))
+}
+
+/// Stores the keys of a fresh enlistment (replacing older keys); returns the opened login.
+pub async fn store_new(
+    store: &Store,
+    key: &StorageKey,
+    user: &str,
+    remote_id: &str,
+    noise: NoiseKeypair,
+    e2ee: OlmEndpoint,
+) -> Result<LoginKeys, KeysError> {
+    let sealed_noise = seal(key, NOISE, user, noise.private_bytes().as_slice());
+    let sealed_pickle = seal_e2ee(key, user, &e2ee)?;
+    let keys_version = store
+        .upsert_login(&NewLogin {
+            matrix_user_id: user,
+            remote_id,
+            sealed_noise_key: &sealed_noise,
+            sealed_olm_pickle: &sealed_pickle,
+        })
+        .await?;
+    Ok(LoginKeys { remote_id: remote_id.to_owned(), keys_version, noise, e2ee })
+}
+
+/// Opens the stored keys of `user`; `None` if the user is not enlisted.
+pub async fn load(
+    store: &Store,
+    key: &StorageKey,
+    user: &str,
+) -> Result<Option<LoginKeys>, KeysError> {
+    let Some(row) = store.login(user).await? else { return Ok(None) };
+    let noise = open(key, NOISE, user, &row.sealed_noise_key)?;
+    let noise: [u8; 32] = noise.as_slice().try_into().map_err(|_| KeysError::Damaged {
+        user: user.to_owned(),
+        what: "the Noise key is not 32 bytes".into(),
+    })?;
+    let pickle = open(key, OLM, user, &row.sealed_olm_pickle)?;
+    let pickle = std::str::from_utf8(&pickle).map_err(|_| KeysError::Damaged {
+        user: user.to_owned(),
+        what: "the Olm pickle is not text".into(),
+    })?;
+    let e2ee = OlmEndpoint::from_pickle(pickle, &pickle_key(key)).map_err(|e| {
+        KeysError::Damaged { user: user.to_owned(), what: format!("the Olm pickle: {e}") }
+    })?;
+    Ok(Some(LoginKeys {
+        remote_id: row.remote_id,
+        keys_version: row.keys_version,
+        noise: NoiseKeypair::from_private(noise),
+        e2ee,
+    }))
+}
+
+/// Saves the encryption state and, with it, that the stanza `seen` = (sender, id) was handled.
+/// Returns false when the login's keys were replaced or removed meanwhile (nothing is saved).
+pub async fn save(
+    store: &Store,
+    key: &StorageKey,
+    user: &str,
+    keys: &LoginKeys,
+    seen: Option<(&str, &str)>,
+) -> Result<bool, KeysError> {
+    let sealed = seal_e2ee(key, user, &keys.e2ee)?;
+    Ok(store.save_olm_pickle(user, keys.keys_version, &sealed, seen).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(letter: char) -> StorageKey {
+        // 42 letters and a final `A`: valid unpadded base64url of 32 bytes.
+        StorageKey::from_config(&format!("{}A", letter.to_string().repeat(42))).unwrap()
+    }
+
+    #[test]
+    fn sealed_values_open_only_for_their_user_purpose_and_key() {
+        let sealed = seal(&key('A'), NOISE, "@alice:example.org", b"secret bytes");
+        assert!(!sealed.windows(12).any(|w| w == b"secret bytes"));
+        let opened = open(&key('A'), NOISE, "@alice:example.org", &sealed).unwrap();
+        assert_eq!(opened.as_slice(), b"secret bytes");
+        for (k, purpose, user) in [
+            (key('B'), NOISE, "@alice:example.org"),
+            (key('A'), OLM, "@alice:example.org"),
+            (key('A'), NOISE, "@mallory:example.org"),
+        ] {
+            assert!(matches!(
+                open(&k, purpose, user, &sealed),
+                Err(KeysError::WrongPickleKey { .. })
+            ));
+        }
+        assert!(matches!(
+            open(&key('A'), NOISE, "@alice:example.org", &sealed[..5]),
+            Err(KeysError::Damaged { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let noise = NoiseKeypair::generate();
+        let secret: String = noise.private_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let keys = LoginKeys {
+            remote_id: "1-1@interop".into(),
+            keys_version: 1,
+            noise,
+            e2ee: OlmEndpoint::new(),
+        };
+        let shown = format!("{keys:?}");
+        assert!(!shown.contains(&secret) && shown.contains("redacted"), "{shown}");
+    }
+}

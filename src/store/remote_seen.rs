@@ -1,0 +1,54 @@
+//! The `remote_seen` table: which gatekeeper stanzas a login has already handled.
+//!
+//! The gatekeeper redelivers anything it did not hear was received, so a stanza can arrive
+//! twice (a crash between storing it and confirming it). Rows are written together with the
+//! encryption state (`Store::save_olm_pickle`); here are the reads and the clean-up.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, on_pool};
+
+impl Store {
+    /// Whether the stanza `(sender, id)` was already handled for this login.
+    pub async fn remote_seen(
+        &self,
+        matrix_user_id: &str,
+        sender: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query(
+                "SELECT 1 FROM remote_seen WHERE matrix_user_id = $1 AND sender = $2 \
+                 AND message_id = $3",
+            )
+            .bind(matrix_user_id)
+            .bind(sender)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .is_some()
+        }))
+    }
+
+    /// Forgets records older than `before_ms`: the gatekeeper's mailbox keeps nothing longer
+    /// than 30 days, so older records can no longer meet a redelivery.
+    pub async fn prune_remote_seen(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM remote_seen WHERE seen_at < $1")
+                .bind(before_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    pub async fn remote_seen_count(&self, matrix_user_id: &str) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("SELECT COUNT(*) FROM remote_seen WHERE matrix_user_id = $1")
+                .bind(matrix_user_id)
+                .fetch_one(pool)
+                .await?
+                .try_get::<i64, _>(0)?
+        }))
+    }
+}
