@@ -15,6 +15,7 @@ use ruma::{
 use serde_json::Value;
 
 use super::{AppserviceState, error::MatrixHttpError, ruma_request::Ruma};
+use crate::matrix::ghost_id;
 
 /// The protocol's one user field.
 const PHONE_FIELD: &str = "phone";
@@ -33,13 +34,13 @@ fn check_protocol(state: &AppserviceState, protocol: &str) -> Result<(), MatrixH
     }
 }
 
-/// The gatekeeper id for a phone number in E.164 form: its digits.
+/// The gatekeeper-internal id of the phone-number user with this E.164 number.
 pub fn phone_to_gatekeeper_id(phone: &str) -> Option<String> {
     let digits = phone.trim().strip_prefix('+')?;
     let valid = (7..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0');
-    valid.then(|| digits.to_owned())
+    valid.then(|| ghost_id::phone_remote_id(digits))
 }
 
 pub async fn protocol(
@@ -96,7 +97,10 @@ pub async fn user_for_user_id(
     let Some(id) = state.ghosts.gatekeeper_id_of(&request.userid) else {
         return Err(MatrixHttpError::not_found("Not a user of this bridge"));
     };
-    let phone = format!("+{id}");
+    let Some(digits) = ghost_id::phone_digits(&id) else {
+        return Err(MatrixHttpError::not_found("This contact has no phone number"));
+    };
+    let phone = format!("+{digits}");
     to_json(&vec![User::new(
         request.userid,
         state.protocol_id.clone(),
@@ -126,7 +130,7 @@ mod tests {
 
     #[test]
     fn phone_numbers_become_digit_ids() {
-        assert_eq!(phone_to_gatekeeper_id("+491701234567").as_deref(), Some("491701234567"));
+        assert_eq!(phone_to_gatekeeper_id("+491701234567").as_deref(), Some("491701234567@native"));
         assert_eq!(phone_to_gatekeeper_id("491701234567"), None);
         assert_eq!(phone_to_gatekeeper_id("+0123456789"), None);
         assert_eq!(phone_to_gatekeeper_id("+49 170"), None);

@@ -16,11 +16,13 @@ use ruma::{
     },
 };
 
+use std::sync::Arc;
+
 use super::Bridge;
 use crate::{commands, config::PermissionLevel};
 
 /// Routes one timeline event to the bot, if it concerns the bot.
-pub async fn handle_event(bridge: &Bridge, event: &AnyTimelineEvent) {
+pub async fn handle_event(bridge: &Arc<Bridge>, event: &AnyTimelineEvent) {
     if bridge.is_own_user(event.sender()) {
         return;
     }
@@ -74,7 +76,7 @@ async fn on_invite(
 }
 
 async fn on_text(
-    bridge: &Bridge,
+    bridge: &Arc<Bridge>,
     room_id: &RoomId,
     sender: &UserId,
     body: &str,

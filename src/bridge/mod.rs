@@ -1,12 +1,27 @@
-//! The bridge itself: what happens to the events the homeserver pushes.
+//! The bridge itself: portals, ghosts and logins, and the routing of events both ways.
 //!
-//! Stored transactions are taken in arrival order by the [`processor`], split into events, and
-//! each event goes to the part of the bridge that owns it: the [`bot`] for invites and commands.
-//! Portals and the gatekeeper side join here as they arrive.
+//! From Matrix: stored transactions are taken in arrival order by the [`processor`]; commands
+//! and invites go to the [`bot`], portal events into the portal's queue ([`queue`]), typing and
+//! receipts straight to the gatekeeper ([`ephemeral`]). From the gatekeeper: each login's events
+//! arrive at [`remote_events`], which stores them in the same portal queues. A portal's worker
+//! applies its queue in order through [`dispatch`]: [`to_remote`] for Matrix events,
+//! [`to_matrix`] for gatekeeper events.
 
 mod bot;
+mod dispatch;
+mod ephemeral;
+pub mod logins;
+mod media;
+mod portal;
 pub mod processor;
+mod profile;
+pub mod queue;
+pub mod remote_events;
+pub mod space;
+mod to_matrix;
+mod to_remote;
 pub mod transaction;
+pub mod work;
 
 use std::{sync::Arc, time::Instant};
 
@@ -18,9 +33,12 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     config::{Config, PermissionLevel},
-    matrix::{Ghosts, MatrixClient, MatrixError},
-    store::Store,
+    gatekeeper::{GatekeeperConnector, GatekeeperError},
+    matrix::{GhostError, Ghosts, MatrixClient, MatrixError},
+    store::{Store, StoreError},
 };
+
+pub use portal::Portal;
 
 /// Everything the event handlers need, shared by reference.
 pub struct Bridge {
@@ -31,6 +49,39 @@ pub struct Bridge {
     pub bot_user_id: ruma::OwnedUserId,
     pub ghosts: Ghosts,
     pub started_at: Instant,
+    /// Plain HTTP, for avatars and media outside the homeserver.
+    pub http: reqwest::Client,
+    pub connector: Arc<dyn GatekeeperConnector>,
+    pub logins: logins::Logins,
+    pub queues: queue::PortalQueues,
+    /// Whether each portal's owner is typing now, by room, so only changes are sent.
+    pub typing: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+/// Why bridging one event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    #[error(transparent)]
+    Gatekeeper(#[from] GatekeeperError),
+    #[error("not a valid gatekeeper id: {0}")]
+    BadRemoteId(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(&'static str),
+    #[error("cannot serialise: {0}")]
+    Serialize(String),
+}
+
+impl From<GhostError> for BridgeError {
+    fn from(error: GhostError) -> Self {
+        match error {
+            GhostError::Matrix(e) => BridgeError::Matrix(e),
+            GhostError::Store(e) => BridgeError::Store(e),
+        }
+    }
 }
 
 impl Bridge {

@@ -8,8 +8,13 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{Notify, watch};
 
-use super::{Bridge, bot, transaction::TransactionBody};
-use crate::store::StoredTransaction;
+use ruma::{
+    events::{AnyTimelineEvent, TimelineEventType},
+    serde::Raw,
+};
+
+use super::{Bridge, BridgeError, bot, ephemeral, portal, transaction::TransactionBody, work::PortalWork};
+use crate::store::{StoreError, StoredTransaction};
 
 /// How many stored transactions are read per round.
 const BATCH: i64 = 50;
@@ -51,26 +56,30 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
 }
 
 /// Processes one batch; returns true when nothing was pending.
-async fn process_pending(bridge: &Bridge) -> Result<bool, crate::store::StoreError> {
+async fn process_pending(bridge: &Arc<Bridge>) -> Result<bool, crate::store::StoreError> {
     let pending = bridge.store.pending_transactions(BATCH).await?;
     if pending.is_empty() {
         return Ok(true);
     }
     for transaction in pending {
-        process_transaction(bridge, &transaction).await;
+        // A store failure leaves the transaction unprocessed, to be tried again in full.
+        process_transaction(bridge, &transaction).await?;
         bridge.store.mark_transaction_processed(transaction.seq).await?;
     }
     Ok(false)
 }
 
-async fn process_transaction(bridge: &Bridge, transaction: &StoredTransaction) {
+async fn process_transaction(
+    bridge: &Arc<Bridge>,
+    transaction: &StoredTransaction,
+) -> Result<(), StoreError> {
     let body = match TransactionBody::parse(&transaction.body) {
         Ok(body) => body,
         Err(error) => {
             // The route validated it before storing, so this means a schema change; keep the
             // stored copy and move on instead of blocking every later transaction.
             tracing::error!(txn_id = transaction.txn_id, %error, "stored transaction is unreadable; skipped");
-            return;
+            return Ok(());
         }
     };
     tracing::debug!(
@@ -89,5 +98,45 @@ async fn process_transaction(bridge: &Bridge, transaction: &StoredTransaction) {
             }
         };
         bot::handle_event(bridge, &event).await;
+        queue_portal_event(bridge, raw, &event).await?;
     }
+    for raw in body.ephemeral() {
+        ephemeral::handle(bridge, raw).await;
+    }
+    Ok(())
+}
+
+/// Puts a portal owner's event into the portal's queue, where it is bridged in order.
+async fn queue_portal_event(
+    bridge: &Arc<Bridge>,
+    raw: &Raw<AnyTimelineEvent>,
+    event: &AnyTimelineEvent,
+) -> Result<(), StoreError> {
+    let portal = match portal::by_room(bridge, event.room_id()).await {
+        Ok(Some(portal)) if portal.owner == event.sender() => portal,
+        Ok(_) => return Ok(()),
+        Err(BridgeError::Store(error)) => return Err(error),
+        Err(error) => {
+            tracing::error!(%error, "a portal's stored data is damaged; the event is not bridged");
+            return Ok(());
+        }
+    };
+    let bridged = matches!(
+        event.event_type(),
+        TimelineEventType::RoomMessage | TimelineEventType::Reaction | TimelineEventType::RoomRedaction
+    );
+    if !bridged {
+        return Ok(());
+    }
+    let work = PortalWork::Matrix { event: raw.clone() };
+    let key = format!("m|{}", event.event_id());
+    let owner = portal.owner.as_str();
+    match serde_json::to_string(&work) {
+        Ok(payload) => {
+            bridge.store.enqueue_portal_work(owner, &portal.remote_chat, &key, &payload).await?;
+            bridge.queues.wake(bridge, owner, &portal.remote_chat);
+        }
+        Err(error) => tracing::error!(%error, "cannot serialise a portal event; not bridged"),
+    }
+    Ok(())
 }

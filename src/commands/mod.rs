@@ -5,8 +5,14 @@
 //! table, so the list users see is always the list that exists.
 
 mod help;
+mod inbox;
+mod login;
 mod ping;
+mod start_chat;
+mod status;
 mod version;
+
+use std::sync::Arc;
 
 use ruma::{UserId, events::room::message::RoomMessageEventContent};
 
@@ -14,7 +20,7 @@ use crate::{bridge::Bridge, config::PermissionLevel};
 
 /// What a command handler gets.
 pub struct CommandContext<'a> {
-    pub bridge: &'a Bridge,
+    pub bridge: &'a Arc<Bridge>,
     pub sender: &'a UserId,
     pub level: PermissionLevel,
     pub args: Vec<&'a str>,
@@ -51,6 +57,48 @@ pub const COMMANDS: &[Command] = &[
         run: |ctx| Box::pin(ping::run(ctx)),
     },
     Command {
+        name: "login",
+        args: "",
+        description: "Connect your Matrix account to the gatekeeper, so its users can chat with you.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(login::login(ctx)),
+    },
+    Command {
+        name: "logout",
+        args: "",
+        description: "Disconnect and delete your encryption keys on this bridge.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(login::logout(ctx)),
+    },
+    Command {
+        name: "whoami",
+        args: "",
+        description: "Show who you are on the gatekeeper and whether you are connected.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(status::run(ctx)),
+    },
+    Command {
+        name: "status",
+        args: "",
+        description: "Same as whoami, with your chats and inbox mode.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(status::run(ctx)),
+    },
+    Command {
+        name: "start-chat",
+        args: "<phone number>",
+        description: "Open a chat with a contact, e.g. start-chat +4915112345678.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(start_chat::run(ctx)),
+    },
+    Command {
+        name: "inbox",
+        args: "separate|combined",
+        description: "Gather your chats in a Space (separate) or keep them as plain direct chats (combined).",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(inbox::run(ctx)),
+    },
+    Command {
         name: "version",
         args: "",
         description: "Show the bridge's version.",
@@ -61,7 +109,7 @@ pub const COMMANDS: &[Command] = &[
 
 /// Runs the command line `text` for `sender` and returns the bot's answer.
 pub async fn run(
-    bridge: &Bridge,
+    bridge: &Arc<Bridge>,
     sender: &UserId,
     level: PermissionLevel,
     text: &str,

@@ -6,21 +6,22 @@
 //! fallbacks are stripped, depth is bounded), then walked once. Anything without a markup
 //! equivalent keeps its text.
 
-use ruma::html::{Html, NodeRef, SanitizerConfig};
+use ruma::html::{NodeRef, SanitizerConfig};
+
+use super::bounded_html::BoundedHtml;
 
 /// Deeper HTML than this is cut by the sanitiser, so hostile nesting cannot exhaust the stack.
 const MAX_DEPTH: u32 = 64;
 
 /// Converts a Matrix `formatted_body` to markup text.
 pub fn html_to_markup(html: &str) -> String {
-    let document = Html::parse(html);
     let config = SanitizerConfig::strict()
         .remove_reply_fallback()
         .remove_elements([
             "script", "style", "head", "title", "template", "noscript", "iframe", "object",
         ])
         .max_depth(MAX_DEPTH);
-    document.sanitize_with(&config);
+    let document = BoundedHtml::parse(html, &config);
     let mut out = String::new();
     for child in document.children() {
         render(&child, &mut out, false);
@@ -309,6 +310,8 @@ mod tests {
         assert_eq!(html_to_markup("<style>p{}</style><p onclick=\"x()\">ok</p>"), "ok");
         let deep = "<b>".repeat(5000) + "deep" + &"</b>".repeat(5000);
         assert!(html_to_markup(&deep).len() < 1000);
+        let deeper = "<x-y>".repeat(20_000) + "deep";
+        assert_eq!(html_to_markup(&deeper), "");
     }
 
     #[test]

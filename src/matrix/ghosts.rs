@@ -12,7 +12,7 @@ use ruma::{
     },
 };
 
-use super::{MatrixClient, MatrixError};
+use super::{MatrixClient, MatrixError, ghost_id};
 use crate::{
     config::UsernameTemplate,
     store::{Store, StoreError},
@@ -44,21 +44,18 @@ impl Ghosts {
         Self { client, store, template, domain }
     }
 
-    /// The gatekeeper id a ghost stands for, or `None` if `user_id` is not a valid ghost.
+    /// The gatekeeper-internal id a ghost stands for, or `None` if `user_id` is not a ghost.
     pub fn gatekeeper_id_of(&self, user_id: &UserId) -> Option<String> {
         if user_id.server_name().as_str() != self.domain {
             return None;
         }
-        let id = self.template.id_of(user_id.localpart())?;
-        is_valid_gatekeeper_id(id).then(|| id.to_owned())
+        ghost_id::remote_id_for(self.template.id_of(user_id.localpart())?)
     }
 
-    /// The ghost's user id for a gatekeeper id.
+    /// The ghost's user id for a gatekeeper-internal id.
     pub fn user_id_for(&self, gatekeeper_id: &str) -> Option<OwnedUserId> {
-        if !is_valid_gatekeeper_id(gatekeeper_id) {
-            return None;
-        }
-        UserId::parse(format!("@{}:{}", self.template.localpart(gatekeeper_id), self.domain)).ok()
+        let id = ghost_id::ghost_id_for(gatekeeper_id)?;
+        UserId::parse(format!("@{}:{}", self.template.localpart(&id), self.domain)).ok()
     }
 
     /// Registers the ghost on the homeserver unless that was done before.
@@ -71,11 +68,6 @@ impl Ghosts {
         tracing::info!(%user_id, "registered ghost");
         Ok(())
     }
-}
-
-/// Gatekeeper ids are the digits of an E.164 phone number.
-fn is_valid_gatekeeper_id(id: &str) -> bool {
-    (7..=15).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Registers a user in the appservice's namespace (or the bot); already registered is success.

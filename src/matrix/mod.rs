@@ -1,6 +1,7 @@
 //! Calls to the homeserver's client-server API, as the bridge bot or as a ghost.
 
 mod client;
+pub mod ghost_id;
 mod ghosts;
 
 pub use client::{ApiError, MatrixClient, MatrixError};

@@ -5,12 +5,16 @@
 //! through the [`on_pool!`] macro, so there is no per-database copy of the logic. Migrations
 //! live in `migrations/{sqlite,postgres}/` and are compiled into the binary.
 
+mod bridge_users;
 mod ghosts;
 mod logins;
 mod management_rooms;
+mod messages;
 mod migrations;
 mod partner_keys;
 mod partner_media;
+mod portal_queue;
+mod portals;
 mod remote_seen;
 mod transactions;
 
@@ -21,9 +25,14 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use bridge_users::{BridgeUser, InboxMode};
+pub use ghosts::GhostProfile;
 pub use logins::{NewLogin, StoredLogin};
+pub use messages::{MessageRow, ReactionRow};
 pub use partner_keys::SealedPartnerKey;
 pub use partner_media::StoredMedia;
+pub use portal_queue::QueuedWork;
+pub use portals::PortalRow;
 pub use transactions::{StoredTransaction, TransactionInsert};
 
 use crate::config::{DatabaseConfig, DatabaseKind};

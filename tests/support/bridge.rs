@@ -87,6 +87,21 @@ impl Bridge {
         Ok(())
     }
 
+    /// Points the config at the gatekeeper's HTTP API.
+    pub fn set_gatekeeper(&self, url: &str) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(self.config_path())?;
+        std::fs::write(
+            self.config_path(),
+            text.replacen("address: \"\"", &format!("address: \"{url}\""), 1),
+        )?;
+        Ok(())
+    }
+
+    /// Where the bridge serves its partner endpoints (JWKS, push, media).
+    pub fn partner_base(&self) -> String {
+        format!("http://127.0.0.1:{}/_interop", self.port)
+    }
+
     /// Starts `interop-bridge run` and waits until it says it is running.
     pub fn start(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;

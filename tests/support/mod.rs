@@ -8,12 +8,16 @@
 //! - `user`: a real Matrix client for a test user (rooms, messages, typed requests).
 //! - `sync`: the user's `/sync` loop and waiting for timeline, ephemeral and invite events.
 //! - `events`: small helpers for predicates over received events.
+//! - `actions`: what a Matrix user does besides messages (redact, typing, receipts, files).
+//! - `gatekeeper`: the reference gatekeeper in process, and native users (`gk`'s client).
 
 // Each test binary uses a different part of this module; unused parts are not a mistake.
 #![allow(dead_code, unused_imports)]
 
+mod actions;
 mod bridge;
 mod events;
+pub mod gatekeeper;
 mod registration;
 mod synapse;
 mod sync;

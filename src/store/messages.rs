@@ -1,0 +1,177 @@
+//! The `messages` and `reactions` tables: each bridged message as a Matrix event and as a
+//! gatekeeper message, so replies, reactions, edits, deletes and receipts find their target.
+
+use super::{Store, StoreError, now_ms, on_pool};
+
+/// One bridged message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub room_id: String,
+    pub event_id: String,
+    pub owner: String,
+    pub remote_chat: String,
+    /// The gatekeeper id of whoever wrote it (the owner's own id for messages from Matrix).
+    pub remote_sender: String,
+    pub remote_id: String,
+}
+
+type MessageColumns = (String, String, String, String, String, String);
+
+fn message_from(c: MessageColumns) -> MessageRow {
+    let (room_id, event_id, owner, remote_chat, remote_sender, remote_id) = c;
+    MessageRow { room_id, event_id, owner, remote_chat, remote_sender, remote_id }
+}
+
+const MESSAGE_COLUMNS: &str = "room_id, event_id, owner, remote_chat, remote_sender, remote_id";
+
+/// A reaction in a portal, by the Matrix event that shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRow {
+    pub room_id: String,
+    pub target_event_id: String,
+    /// A Matrix user id for reactions from Matrix, a gatekeeper id for reactions from there.
+    pub sender: String,
+    pub emoji: String,
+    pub event_id: String,
+}
+
+type ReactionColumns = (String, String, String, String, String);
+
+fn reaction_from(
+    (room_id, target_event_id, sender, emoji, event_id): ReactionColumns,
+) -> ReactionRow {
+    ReactionRow { room_id, target_event_id, sender, emoji, event_id }
+}
+
+impl Store {
+    /// Records a bridged message; a second record of the same message changes nothing.
+    pub async fn insert_message(&self, m: &MessageRow) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO messages (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(&m.room_id)
+            .bind(&m.event_id)
+            .bind(&m.owner)
+            .bind(&m.remote_chat)
+            .bind(&m.remote_sender)
+            .bind(&m.remote_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn message_by_event(
+        &self,
+        room_id: &str,
+        event_id: &str,
+    ) -> Result<Option<MessageRow>, StoreError> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND event_id = $2");
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, MessageColumns>(&sql)
+                .bind(room_id)
+                .bind(event_id)
+                .fetch_optional(pool)
+                .await?
+                .map(message_from)
+        }))
+    }
+
+    pub async fn message_by_remote(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+        remote_sender: &str,
+        remote_id: &str,
+    ) -> Result<Option<MessageRow>, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE owner = $1 AND remote_chat = $2 AND remote_sender = $3 AND remote_id = $4"
+        );
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, MessageColumns>(&sql)
+                .bind(owner)
+                .bind(remote_chat)
+                .bind(remote_sender)
+                .bind(remote_id)
+                .fetch_optional(pool)
+                .await?
+                .map(message_from)
+        }))
+    }
+
+    /// Sets (or replaces) `sender`'s reaction to a message.
+    pub async fn upsert_reaction(&self, r: &ReactionRow) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO reactions (room_id, target_event_id, sender, emoji, event_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (room_id, target_event_id, sender)
+                 DO UPDATE SET emoji = excluded.emoji, event_id = excluded.event_id",
+            )
+            .bind(&r.room_id)
+            .bind(&r.target_event_id)
+            .bind(&r.sender)
+            .bind(&r.emoji)
+            .bind(&r.event_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn reaction_of(
+        &self,
+        room_id: &str,
+        target_event_id: &str,
+        sender: &str,
+    ) -> Result<Option<ReactionRow>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, ReactionColumns>(
+                "SELECT room_id, target_event_id, sender, emoji, event_id FROM reactions
+                 WHERE room_id = $1 AND target_event_id = $2 AND sender = $3",
+            )
+            .bind(room_id)
+            .bind(target_event_id)
+            .bind(sender)
+            .fetch_optional(pool)
+            .await?
+            .map(reaction_from)
+        }))
+    }
+
+    /// The reaction a Matrix event shows, if it is one.
+    pub async fn reaction_by_event(
+        &self,
+        room_id: &str,
+        event_id: &str,
+    ) -> Result<Option<ReactionRow>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, ReactionColumns>(
+                "SELECT room_id, target_event_id, sender, emoji, event_id FROM reactions
+                 WHERE room_id = $1 AND event_id = $2",
+            )
+            .bind(room_id)
+            .bind(event_id)
+            .fetch_optional(pool)
+            .await?
+            .map(reaction_from)
+        }))
+    }
+
+    pub async fn delete_reaction(&self, room_id: &str, event_id: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM reactions WHERE room_id = $1 AND event_id = $2")
+                .bind(room_id)
+                .bind(event_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! The `portal_queue` table: each portal's work, both directions, in order.
+//!
+//! Work is stored before the homeserver or the gatekeeper hears it arrived, and marked done
+//! only once it took effect, so a crash in between replays it (the sends are idempotent).
+//! The `dedupe_key` makes a redelivered event a no-op.
+
+use super::{Store, StoreError, now_ms, on_pool};
+
+/// One stored piece of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedWork {
+    pub seq: i64,
+    pub owner: String,
+    pub remote_chat: String,
+    pub dedupe_key: String,
+    pub payload: String,
+    pub attempts: i32,
+}
+
+type Columns = (i64, String, String, String, String, i32);
+
+fn work_from((seq, owner, remote_chat, dedupe_key, payload, attempts): Columns) -> QueuedWork {
+    QueuedWork { seq, owner, remote_chat, dedupe_key, payload, attempts }
+}
+
+impl Store {
+    /// Queues work for the portal `(owner, remote_chat)`. Returns false if work with the same
+    /// `dedupe_key` was queued before (done or not).
+    pub async fn enqueue_portal_work(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+        dedupe_key: &str,
+        payload: &str,
+    ) -> Result<bool, StoreError> {
+        let result = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .bind(owner)
+            .bind(remote_chat)
+            .bind(dedupe_key)
+            .bind(payload)
+            .bind(now_ms())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// The oldest unfinished work of one portal.
+    pub async fn next_portal_work(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+    ) -> Result<Option<QueuedWork>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, Columns>(
+                "SELECT seq, owner, remote_chat, dedupe_key, payload, attempts FROM portal_queue
+                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT 1",
+            )
+            .bind(owner)
+            .bind(remote_chat)
+            .fetch_optional(pool)
+            .await?
+            .map(work_from)
+        }))
+    }
+
+    /// Every portal with unfinished work (to restart their workers after a restart).
+    pub async fn portals_with_pending_work(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT DISTINCT owner, remote_chat FROM portal_queue WHERE done_at IS NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn finish_portal_work(&self, seq: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE portal_queue SET done_at = $2 WHERE seq = $1")
+                .bind(seq)
+                .bind(now_ms())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn count_portal_work_attempt(&self, seq: i64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE portal_queue SET attempts = attempts + 1 WHERE seq = $1")
+                .bind(seq)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets finished work older than `keep_ms`; its dedupe key goes with it, which is safe
+    /// because redeliveries come within minutes, not days.
+    pub async fn prune_portal_work(&self, keep_ms: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM portal_queue WHERE done_at IS NOT NULL AND done_at < $1")
+                .bind(now_ms() - keep_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+}

@@ -1,0 +1,90 @@
+//! The `portals` table: which Matrix room stands for which gatekeeper chat of which user.
+
+use super::{Store, StoreError, now_ms, on_pool};
+
+/// One portal: `owner`'s chat with `remote_chat`, shown as `room_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRow {
+    pub owner: String,
+    pub remote_chat: String,
+    pub room_id: String,
+}
+
+type Columns = (String, String, String);
+
+fn portal_from((owner, remote_chat, room_id): Columns) -> PortalRow {
+    PortalRow { owner, remote_chat, room_id }
+}
+
+impl Store {
+    pub async fn portal(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+    ) -> Result<Option<PortalRow>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, Columns>(
+                "SELECT owner, remote_chat, room_id FROM portals WHERE owner = $1 AND remote_chat = $2",
+            )
+                .bind(owner)
+                .bind(remote_chat)
+                .fetch_optional(pool)
+                .await?
+                .map(portal_from)
+        }))
+    }
+
+    pub async fn portal_by_room(&self, room_id: &str) -> Result<Option<PortalRow>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, Columns>(
+                "SELECT owner, remote_chat, room_id FROM portals WHERE room_id = $1",
+            )
+            .bind(room_id)
+            .fetch_optional(pool)
+            .await?
+            .map(portal_from)
+        }))
+    }
+
+    /// Every portal of `owner`, oldest first.
+    pub async fn portals_of(&self, owner: &str) -> Result<Vec<PortalRow>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, Columns>(
+                "SELECT owner, remote_chat, room_id FROM portals WHERE owner = $1 ORDER BY created_at",
+            )
+            .bind(owner)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(portal_from)
+            .collect()
+        }))
+    }
+
+    pub async fn insert_portal(&self, portal: &PortalRow) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO portals (owner, remote_chat, room_id, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&portal.owner)
+            .bind(&portal.remote_chat)
+            .bind(&portal.room_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets a portal whose room is gone (the user left it for good).
+    pub async fn delete_portal(&self, owner: &str, remote_chat: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM portals WHERE owner = $1 AND remote_chat = $2")
+                .bind(owner)
+                .bind(remote_chat)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
