@@ -28,11 +28,12 @@ use tokio::sync::{Notify, watch};
 
 use crate::{
     appservice::{self, AppserviceState, PartnerEndpoints},
-    bridge::{Bridge, processor},
+    bridge::{Bridge, processor, remote_events::BridgeEvents},
     config::Config,
     gatekeeper::{
         interop::InteropConnector,
         partner_identity::{self, StorageKey},
+        unconfigured::Unconfigured,
     },
     matrix::{Ghosts, MatrixClient, register_appservice_user},
     store::Store,
@@ -89,7 +90,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(connector) => partner.with_connector(connector.clone()),
         None => partner,
     };
-    let client = MatrixClient::new(http, &config.homeserver.address, &config.appservice.as_token);
+    let client =
+        MatrixClient::new(http.clone(), &config.homeserver.address, &config.appservice.as_token);
     wait_for_homeserver(&client).await;
     let client =
         client.with_server_versions().await.context("cannot read the homeserver's versions")?;
@@ -114,6 +116,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         bot_user_id,
         ghosts: ghosts.clone(),
         started_at,
+        http,
+        connector: match &connector {
+            Some(connector) => connector.clone(),
+            None => Arc::new(Unconfigured { network_name: config.gatekeeper.network_name.clone() }),
+        },
+        logins: Default::default(),
+        queues: Default::default(),
+        typing: Default::default(),
     });
 
     let wake = Arc::new(Notify::new());
@@ -149,6 +159,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     ping_homeserver(&client, &config.appservice.id).await;
+    connect_logins(&bridge).await;
+    bridge.queues.resume_all(&bridge).await;
     tracing::info!(startup_ms = started_at.elapsed().as_millis() as u64, "bridge is running");
 
     wait_for_signal().await;
@@ -169,6 +181,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reconnects every user who was logged in when the bridge last stopped.
+async fn connect_logins(bridge: &Arc<Bridge>) {
+    let users = match bridge.store.login_user_ids().await {
+        Ok(users) => users,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the stored logins; nobody is connected");
+            return;
+        }
+    };
+    for user in users {
+        let handler = Arc::new(BridgeEvents { bridge: Arc::downgrade(bridge) });
+        match bridge.connector.connect(&user, handler).await {
+            Ok(login) => bridge.logins.insert(&user, login),
+            Err(error) => tracing::warn!(%user, %error, "cannot reconnect a login"),
+        }
+    }
+    if bridge.logins.count() > 0 {
+        tracing::info!(logins = bridge.logins.count(), "reconnecting logins to the gatekeeper");
+    }
 }
 
 /// Waits until the homeserver answers `/versions`, retrying with capped back-off.

@@ -13,7 +13,9 @@ use ruma::{
     serde::Raw,
 };
 
-use super::{Bridge, BridgeError, bot, ephemeral, portal, transaction::TransactionBody, work::PortalWork};
+use super::{
+    Bridge, BridgeError, bot, ephemeral, portal, transaction::TransactionBody, work::PortalWork,
+};
 use crate::store::{StoreError, StoredTransaction};
 
 /// How many stored transactions are read per round.
@@ -123,7 +125,9 @@ async fn queue_portal_event(
     };
     let bridged = matches!(
         event.event_type(),
-        TimelineEventType::RoomMessage | TimelineEventType::Reaction | TimelineEventType::RoomRedaction
+        TimelineEventType::RoomMessage
+            | TimelineEventType::Reaction
+            | TimelineEventType::RoomRedaction
     );
     if !bridged {
         return Ok(());

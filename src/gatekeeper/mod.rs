@@ -8,6 +8,7 @@
 
 pub mod interop;
 pub mod partner_identity;
+pub mod unconfigured;
 
 use std::sync::Arc;
 

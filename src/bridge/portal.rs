@@ -1,0 +1,128 @@
+//! Portals: the Matrix rooms that stand for gatekeeper chats.
+//!
+//! A portal is a direct-message room created by the contact's ghost with the Matrix user
+//! invited (`is_direct`, and `m.direct` in the ghost's account data), so every client shows it
+//! as a DM with that contact. Portals are created only by their own queue worker, which runs
+//! one item at a time, so two events can never create two rooms for one chat.
+
+use std::collections::BTreeMap;
+
+use ruma::{
+    OwnedRoomId, OwnedUserId, RoomId, UserId,
+    api::client::{
+        config::set_global_account_data,
+        message::send_message_event,
+        room::create_room::v3::{Request as CreateRoom, RoomPreset},
+    },
+    events::{direct::DirectEventContent, room::message::RoomMessageEventContent},
+};
+
+use super::{Bridge, BridgeError, profile, space};
+use crate::{store::InboxMode, store::PortalRow};
+
+/// A portal, ready to use.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    pub owner: OwnedUserId,
+    pub remote_chat: String,
+    pub room_id: OwnedRoomId,
+    pub ghost: OwnedUserId,
+}
+
+impl Portal {
+    fn from_row(bridge: &Bridge, row: PortalRow) -> Result<Self, BridgeError> {
+        let owner = UserId::parse(&row.owner).map_err(|_| BridgeError::Corrupt("portal owner"))?;
+        let room_id =
+            RoomId::parse(&row.room_id).map_err(|_| BridgeError::Corrupt("portal room id"))?;
+        let ghost = bridge
+            .ghosts
+            .user_id_for(&row.remote_chat)
+            .ok_or_else(|| BridgeError::BadRemoteId(row.remote_chat.clone()))?;
+        Ok(Self { owner, remote_chat: row.remote_chat, room_id, ghost })
+    }
+}
+
+/// The portal for `owner`'s chat with `remote_chat`, if it exists.
+pub async fn find(
+    bridge: &Bridge,
+    owner: &UserId,
+    remote_chat: &str,
+) -> Result<Option<Portal>, BridgeError> {
+    match bridge.store.portal(owner.as_str(), remote_chat).await? {
+        Some(row) => Ok(Some(Portal::from_row(bridge, row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The portal a Matrix room is, if any.
+pub async fn by_room(bridge: &Bridge, room_id: &RoomId) -> Result<Option<Portal>, BridgeError> {
+    match bridge.store.portal_by_room(room_id.as_str()).await? {
+        Some(row) => Ok(Some(Portal::from_row(bridge, row)?)),
+        None => Ok(None),
+    }
+}
+
+/// The portal for a chat, created (with the ghost and its profile) if it does not exist yet.
+pub async fn ensure(
+    bridge: &Bridge,
+    owner: &UserId,
+    remote_chat: &str,
+) -> Result<Portal, BridgeError> {
+    if let Some(portal) = find(bridge, owner, remote_chat).await? {
+        return Ok(portal);
+    }
+    let ghost = bridge
+        .ghosts
+        .user_id_for(remote_chat)
+        .ok_or_else(|| BridgeError::BadRemoteId(remote_chat.to_owned()))?;
+    bridge.ghosts.ensure_registered(&ghost).await?;
+    profile::sync(bridge, owner, remote_chat, &ghost, true).await;
+
+    let as_ghost = bridge.bot.as_user(&ghost);
+    let request = ruma::assign!(CreateRoom::new(), {
+        invite: vec![owner.to_owned()],
+        is_direct: true,
+        preset: Some(RoomPreset::TrustedPrivateChat),
+    });
+    let room_id = as_ghost.send(request).await?.room_id;
+    let mut direct = BTreeMap::new();
+    direct.insert(owner.to_owned().into(), vec![room_id.clone()]);
+    let direct = DirectEventContent(direct);
+    match set_global_account_data::v3::Request::new(ghost.clone(), &direct) {
+        Ok(request) => {
+            if let Err(error) = as_ghost.send(request).await {
+                tracing::warn!(%error, %ghost, "could not set m.direct for the ghost");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not serialise m.direct"),
+    }
+    let row = PortalRow {
+        owner: owner.to_string(),
+        remote_chat: remote_chat.to_owned(),
+        room_id: room_id.to_string(),
+    };
+    bridge.store.insert_portal(&row).await?;
+    tracing::info!(%owner, remote_chat, %room_id, "opened a portal");
+    if bridge.store.bridge_user(owner.as_str()).await?.inbox == InboxMode::Separate {
+        space::add_portal(bridge, owner, &room_id).await;
+    }
+    Ok(Portal { owner: owner.to_owned(), remote_chat: remote_chat.to_owned(), room_id, ghost })
+}
+
+/// Sends an `m.notice` into the portal as the contact's ghost; `dedupe_key` names its cause,
+/// so a replay sends it once.
+pub async fn notice(
+    bridge: &Bridge,
+    portal: &Portal,
+    content: RoomMessageEventContent,
+    dedupe_key: &str,
+) -> Result<(), BridgeError> {
+    let request = send_message_event::v3::Request::new(
+        portal.room_id.clone(),
+        super::txn_id_for(dedupe_key),
+        &content,
+    )
+    .map_err(|e| BridgeError::Serialize(e.to_string()))?;
+    bridge.bot.as_user(&portal.ghost).send(request).await?;
+    Ok(())
+}
