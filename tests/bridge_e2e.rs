@@ -476,6 +476,25 @@ async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
         .await;
     assert!(extra.is_err(), "no message twice: {extra:?}");
 
+    // A restarted bridge reconnects the login and goes on where it stopped.
+    tokio::task::block_in_place(|| -> anyhow::Result<()> {
+        let status = w.bridge.terminate()?;
+        anyhow::ensure!(status.success(), "exit status after SIGTERM: {status}");
+        w.bridge.start()
+    })?;
+    carol
+        .session
+        .send_content(&alice_remote, interop_proto::content::Content::text("after the restart"))
+        .await?;
+    w.alice.wait_for(&room, WAIT, text_from(&carol_ghost, "after the restart")).await?;
+    w.alice.send_text(&room, "welcome back").await?;
+    carol
+        .wait_for(
+            WAIT.as_secs(),
+            |e| matches!(e, Event::Message { text, .. } if text == "welcome back"),
+        )
+        .await?;
+
     // A message the gatekeeper refuses gets a notice naming the reason.
     let block = reference_gatekeeper::client::Command::Block { user: alice_remote.clone() };
     reference_gatekeeper::client::commands::execute(&mut carol.session, block).await?;
@@ -489,7 +508,17 @@ async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
         matches!(&content.relates_to, Some(Relation::Reply(r)) if r.in_reply_to.event_id == refused),
         "the notice replies to the refused message"
     );
-    Ok(())
+
+    // Logging out un-enlists; messages then get a hint instead of vanishing.
+    w.command("logout", "You are logged out").await?;
+    w.command("status", "You are not logged in").await?;
+    let orphan = w.alice.send_text(&room, "anyone?").await?;
+    let hint = w.alice.wait_for(&room, WAIT, text_from(&carol_ghost, "not logged in")).await?;
+    let content = original_message(&hint).expect("a notice");
+    assert!(
+        matches!(&content.relates_to, Some(Relation::Reply(r)) if r.in_reply_to.event_id == orphan)
+    );
+    w.stop()
 }
 
 /// Alice's gatekeeper id, from `whoami`.
