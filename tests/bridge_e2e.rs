@@ -155,8 +155,15 @@ fn original_message(event: &AnySyncTimelineEvent) -> Option<&RoomMessageEventCon
 async fn conversation_both_ways() -> anyhow::Result<()> {
     let mut w = World::start(Profile::Messenger).await?;
     w.login().await?;
-    let mut bob =
-        w.gatekeeper.native_user("+4915112345678", "Bob", Some(("localhost", "separate"))).await?;
+    let mut bob = w
+        .gatekeeper
+        .native_user_with_avatar(
+            "+4915112345678",
+            "Bob",
+            Some(("localhost", "separate")),
+            tiny_png(),
+        )
+        .await?;
     let ghost = UserId::parse("@wa_4915112345678:localhost")?;
 
     // start-chat opens a DM portal created by the ghost, in the inbox Space.
@@ -170,6 +177,9 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
     let name =
         profile.get("displayname").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     assert_eq!(name, "Bob (WhatsApp)", "the ghost carries the contact's name");
+    let avatar = profile.get("avatar_url").and_then(|v| v.as_str().map(str::to_owned));
+    let avatar = ruma::OwnedMxcUri::from(avatar.expect("the ghost has the contact's avatar"));
+    assert_eq!(w.alice.download(&avatar).await?, tiny_png(), "the avatar is the contact's picture");
 
     // Text with formatting, Matrix → gatekeeper.
     let hello = RoomMessageEventContent::text_html("hello *world*", "hello <b>world</b>");

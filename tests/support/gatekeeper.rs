@@ -75,15 +75,26 @@ impl Gatekeeper {
         self.dir.path().join("homes")
     }
 
-    /// Registers a native user and, with `inbox`, opts them in for `partner`.
+    /// Registers a native user and, with `(partner, inbox)`, opts them in for `partner`.
     pub async fn native_user(
         &self,
         phone: &str,
         name: &str,
         opt_in: Option<(&str, &str)>,
     ) -> anyhow::Result<Contact> {
+        self.native_user_with_avatar(phone, name, opt_in, Vec::new()).await
+    }
+
+    /// Like [`Self::native_user`], with a profile picture.
+    pub async fn native_user_with_avatar(
+        &self,
+        phone: &str,
+        name: &str,
+        opt_in: Option<(&str, &str)>,
+        avatar: Vec<u8>,
+    ) -> anyhow::Result<Contact> {
         let home = Home::new(self.homes().join(phone.trim_start_matches('+')));
-        register::register(&home, &self.http_url(), phone, name, Vec::new()).await?;
+        register::register(&home, &self.http_url(), phone, name, avatar).await?;
         if let Some((partner, inbox)) = opt_in {
             let (creds, _, _) = home.load()?;
             register::opt_in(&creds, partner, inbox).await?;
