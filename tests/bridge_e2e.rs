@@ -42,7 +42,7 @@ struct World {
     /// Set when the test got to its end; otherwise the bridge log is printed on drop.
     passed: bool,
     /// Kept for its lifetime: dropping it stops Synapse.
-    _synapse: Synapse,
+    synapse: Synapse,
     bridge: Bridge,
     gatekeeper: Gatekeeper,
     alice: TestUser,
@@ -65,15 +65,7 @@ impl World {
         let bot = UserId::parse(BOT)?;
         let control = alice.create_room(&[&bot], true).await?;
         alice.wait_for(&control, WAIT, from_bot("management room")).await?;
-        Ok(World {
-            passed: false,
-            _synapse: synapse,
-            bridge,
-            gatekeeper,
-            alice,
-            control,
-            space: None,
-        })
+        Ok(World { passed: false, synapse, bridge, gatekeeper, alice, control, space: None })
     }
 
     /// Stops the bridge with SIGTERM and checks it stopped cleanly, leaking no secret.
@@ -358,6 +350,22 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
     assert!(
         child.is_some_and(|c| c["via"].as_array().is_some_and(|v| !v.is_empty())),
         "portal in space"
+    );
+
+    // Others in the portal are not bridged (and told why) until the owner turns relay on.
+    let charlie = w.synapse.register_user("charlie").await?;
+    w.alice.invite(&room, charlie.user_id()).await?;
+    charlie.join(&room).await?;
+    charlie.send_text(&room, "can bob read this?").await?;
+    w.alice.wait_for(&room, WAIT, text_from(&ghost, "not sent to WhatsApp")).await?;
+    w.alice.send_text(&room, "!wa relay on").await?;
+    w.alice.wait_for(&room, WAIT, text_from(&ghost, "Relay mode is on")).await?;
+    charlie.send_text(&room, "relayed hello").await?;
+    let got = bob.wait_for(WAIT.as_secs(), |e| matches!(e, Event::Message { .. })).await?;
+    let Event::Message { text, .. } = got else { unreachable!() };
+    assert_eq!(
+        text, "charlie: relayed hello",
+        "relayed with the writer's name; commands and unrelayed text stay on Matrix"
     );
 
     let status = w.command("status", "You are logged in").await?;

@@ -31,7 +31,9 @@ pub async fn handle_event(bridge: &Arc<Bridge>, event: &AnyTimelineEvent) {
             if member.state_key == bridge.bot_user_id
                 && member.content.membership == MembershipState::Invite =>
         {
-            on_invite(bridge, &member.room_id, &member.sender, member.event_id.as_str()).await
+            on_invite(bridge, &member.room_id, &member.sender, member.event_id.as_str())
+                .await
+                .map_err(Into::into)
         }
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
             MessageLikeEvent::Original(message),
@@ -81,10 +83,9 @@ async fn on_text(
     sender: &UserId,
     body: &str,
     event_id: &str,
-) -> Result<(), crate::matrix::MatrixError> {
+) -> Result<(), super::BridgeError> {
     let prefix = bridge.config.bridge.command_prefix.as_str();
-    let prefixed =
-        body.strip_prefix(prefix).filter(|rest| rest.is_empty() || rest.starts_with(' '));
+    let prefixed = is_prefixed_command(bridge, body).then(|| &body[prefix.len()..]);
     let in_management_room = management_room_of(bridge, sender).await.as_deref() == Some(room_id);
     let command = match (prefixed, in_management_room) {
         (Some(rest), _) => rest.trim(),
@@ -95,9 +96,20 @@ async fn on_text(
     let reply = if level < PermissionLevel::User {
         refusal(bridge)
     } else {
-        commands::run(bridge, sender, level, command).await
+        commands::run(bridge, room_id, sender, level, command).await
     };
-    bridge.send_bot_notice(room_id, reply, &format!("{event_id}:reply")).await
+    let key = format!("{event_id}:reply");
+    // In a portal the bot is not a member: the contact's ghost answers instead.
+    match super::portal::by_room(bridge, room_id).await {
+        Ok(Some(portal)) => super::portal::notice(bridge, &portal, reply, &key).await,
+        _ => Ok(bridge.send_bot_notice(room_id, reply, &key).await?),
+    }
+}
+
+/// Whether a message body is a prefixed bot command (kept off the gatekeeper).
+pub fn is_prefixed_command(bridge: &Bridge, body: &str) -> bool {
+    body.strip_prefix(bridge.config.bridge.command_prefix.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
 }
 
 async fn management_room_of(bridge: &Bridge, user_id: &UserId) -> Option<OwnedRoomId> {

@@ -27,6 +27,8 @@ pub struct Portal {
     pub remote_chat: String,
     pub room_id: OwnedRoomId,
     pub ghost: OwnedUserId,
+    /// Other Matrix users in the room may write through the owner's login.
+    pub relay: bool,
 }
 
 impl Portal {
@@ -38,7 +40,7 @@ impl Portal {
             .ghosts
             .user_id_for(&row.remote_chat)
             .ok_or_else(|| BridgeError::BadRemoteId(row.remote_chat.clone()))?;
-        Ok(Self { owner, remote_chat: row.remote_chat, room_id, ghost })
+        Ok(Self { owner, remote_chat: row.remote_chat, room_id, ghost, relay: row.relay })
     }
 }
 
@@ -100,13 +102,20 @@ pub async fn ensure(
         owner: owner.to_string(),
         remote_chat: remote_chat.to_owned(),
         room_id: room_id.to_string(),
+        relay: false,
     };
     bridge.store.insert_portal(&row).await?;
     tracing::info!(%owner, remote_chat, %room_id, "opened a portal");
     if bridge.store.bridge_user(owner.as_str()).await?.inbox == InboxMode::Separate {
         space::add_portal(bridge, owner, &room_id).await;
     }
-    Ok(Portal { owner: owner.to_owned(), remote_chat: remote_chat.to_owned(), room_id, ghost })
+    Ok(Portal {
+        owner: owner.to_owned(),
+        remote_chat: remote_chat.to_owned(),
+        room_id,
+        ghost,
+        relay: false,
+    })
 }
 
 /// Sends an `m.notice` into the portal as the contact's ghost; `dedupe_key` names its cause,

@@ -9,14 +9,21 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Notify, watch};
 
 use ruma::{
-    events::{AnyTimelineEvent, TimelineEventType},
+    UserId,
+    events::{
+        AnyMessageLikeEvent, AnyTimelineEvent, MessageLikeEvent, TimelineEventType,
+        room::message::RoomMessageEventContent,
+    },
     serde::Raw,
 };
 
 use super::{
     Bridge, BridgeError, bot, ephemeral, portal, transaction::TransactionBody, work::PortalWork,
 };
-use crate::store::{StoreError, StoredTransaction};
+use crate::{
+    config::PermissionLevel,
+    store::{StoreError, StoredTransaction},
+};
 
 /// How many stored transactions are read per round.
 const BATCH: i64 = 50;
@@ -108,15 +115,20 @@ async fn process_transaction(
     Ok(())
 }
 
-/// Puts a portal owner's event into the portal's queue, where it is bridged in order.
+/// Puts a portal event into the portal's queue, where it is bridged in order: the owner's
+/// events, and with relay mode on, messages of other users allowed to relay. Anyone else is
+/// told once why their message stays on Matrix.
 async fn queue_portal_event(
     bridge: &Arc<Bridge>,
     raw: &Raw<AnyTimelineEvent>,
     event: &AnyTimelineEvent,
 ) -> Result<(), StoreError> {
+    if bridge.is_own_user(event.sender()) {
+        return Ok(());
+    }
     let portal = match portal::by_room(bridge, event.room_id()).await {
-        Ok(Some(portal)) if portal.owner == event.sender() => portal,
-        Ok(_) => return Ok(()),
+        Ok(Some(portal)) => portal,
+        Ok(None) => return Ok(()),
         Err(BridgeError::Store(error)) => return Err(error),
         Err(error) => {
             tracing::error!(%error, "a portal's stored data is damaged; the event is not bridged");
@@ -132,6 +144,24 @@ async fn queue_portal_event(
     if !bridged {
         return Ok(());
     }
+    if let AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
+        MessageLikeEvent::Original(message),
+    )) = event
+        && bot::is_prefixed_command(bridge, message.content.body())
+    {
+        return Ok(());
+    }
+    if portal.owner != event.sender() {
+        let relayed = portal.relay
+            && event.event_type() == TimelineEventType::RoomMessage
+            && bridge.permission_level(event.sender()) >= PermissionLevel::Relay;
+        if !relayed {
+            if event.event_type() == TimelineEventType::RoomMessage {
+                not_bridged_hint(bridge, &portal, event.sender()).await;
+            }
+            return Ok(());
+        }
+    }
     let work = PortalWork::Matrix { event: raw.clone() };
     let key = format!("m|{}", event.event_id());
     let owner = portal.owner.as_str();
@@ -143,4 +173,30 @@ async fn queue_portal_event(
         Err(error) => tracing::error!(%error, "cannot serialise a portal event; not bridged"),
     }
     Ok(())
+}
+
+/// Tells a user once per portal that their messages are not bridged here, and what to do.
+async fn not_bridged_hint(bridge: &Bridge, portal: &portal::Portal, sender: &UserId) {
+    let key = format!("not-bridged|{}|{sender}", portal.room_id);
+    if !matches!(bridge.store.notice_sent(&key).await, Ok(false)) {
+        return;
+    }
+    let network = &bridge.config.gatekeeper.network_name;
+    let text = format!(
+        "{sender}: your messages in this room are not sent to {network}; only {owner} writes \
+         to this chat. To chat on {network} yourself, send \"login\" to {bot}; or {owner} can \
+         turn on relay mode here with \"{prefix} relay on\".",
+        owner = portal.owner,
+        bot = bridge.bot_user_id,
+        prefix = bridge.config.bridge.command_prefix,
+    );
+    let content = RoomMessageEventContent::notice_plain(text);
+    match portal::notice(bridge, portal, content, &key).await {
+        Ok(()) => {
+            if let Err(error) = bridge.store.mark_notice_sent(&key).await {
+                tracing::warn!(%error, "cannot record a hint as sent");
+            }
+        }
+        Err(error) => tracing::info!(%error, "cannot post a hint"),
+    }
 }

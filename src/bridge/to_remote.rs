@@ -54,7 +54,13 @@ pub async fn apply(bridge: &Bridge, portal: &Portal, raw: &Raw<AnyTimelineEvent>
                 .ok()
                 .flatten()
                 .is_some_and(|content| convert::content_marks_voice(&content));
-            send_message(bridge, portal, &*login, &m.event_id, &m.content, voice).await
+            let relayed_by = match m.sender == portal.owner {
+                true => None,
+                false => Some(display_name(bridge, &m.sender).await),
+            };
+            let message =
+                MatrixMessage { event_id: &m.event_id, content: &m.content, voice, relayed_by };
+            send_message(bridge, portal, &*login, message).await
         }
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
             MessageLikeEvent::Original(r),
@@ -142,14 +148,34 @@ async fn remote_ref(
     }))
 }
 
+/// An `m.room.message` to send, and who wrote it if not the portal's owner (relay mode).
+struct MatrixMessage<'a> {
+    event_id: &'a OwnedEventId,
+    content: &'a RoomMessageEventContent,
+    voice: bool,
+    relayed_by: Option<String>,
+}
+
+/// The name a relayed message goes out with: the writer's display name, else their user id.
+async fn display_name(bridge: &Bridge, user: &ruma::UserId) -> String {
+    let request = ruma::api::client::profile::get_profile::v3::Request::new(user.to_owned());
+    bridge
+        .bot
+        .send(request)
+        .await
+        .ok()
+        .and_then(|profile| profile.get("displayname").and_then(|v| v.as_str().map(str::to_owned)))
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| user.to_string())
+}
+
 async fn send_message(
     bridge: &Bridge,
     portal: &Portal,
     login: &dyn GatekeeperLogin,
-    event_id: &OwnedEventId,
-    content: &RoomMessageEventContent,
-    voice: bool,
+    message: MatrixMessage<'_>,
 ) -> Result<Sent, SendError> {
+    let MatrixMessage { event_id, content, voice, relayed_by } = message;
     let reply_to = match &content.relates_to {
         Some(Relation::Reply(reply)) => {
             remote_ref(bridge, portal, &reply.in_reply_to.event_id).await?.map(|(_, r)| r)
@@ -169,6 +195,10 @@ async fn send_message(
         convert::message_to_remote(content, &ctx)
     }
     .map_err(|e| SendError::Refused(format!("Not sent: {e}.")))?;
+    let mut converted = converted;
+    if let Some(name) = relayed_by {
+        convert::prepend(&mut converted.content, &format!("{name}: "));
+    }
     send_content(bridge, portal, login, event_id, converted, true).await
 }
 

@@ -8,19 +8,22 @@ mod help;
 mod inbox;
 mod login;
 mod ping;
+mod relay;
 mod start_chat;
 mod status;
 mod version;
 
 use std::sync::Arc;
 
-use ruma::{UserId, events::room::message::RoomMessageEventContent};
+use ruma::{RoomId, UserId, events::room::message::RoomMessageEventContent};
 
 use crate::{bridge::Bridge, config::PermissionLevel};
 
 /// What a command handler gets.
 pub struct CommandContext<'a> {
     pub bridge: &'a Arc<Bridge>,
+    /// Where the command was sent (the management room, or a portal with the prefix).
+    pub room_id: &'a RoomId,
     pub sender: &'a UserId,
     pub level: PermissionLevel,
     pub args: Vec<&'a str>,
@@ -99,6 +102,13 @@ pub const COMMANDS: &[Command] = &[
         run: |ctx| Box::pin(inbox::run(ctx)),
     },
     Command {
+        name: "relay",
+        args: "on|off",
+        description: "In a chat with a contact (with the prefix): let others in the room write through your login.",
+        level: PermissionLevel::User,
+        run: |ctx| Box::pin(relay::run(ctx)),
+    },
+    Command {
         name: "version",
         args: "",
         description: "Show the bridge's version.",
@@ -110,6 +120,7 @@ pub const COMMANDS: &[Command] = &[
 /// Runs the command line `text` for `sender` and returns the bot's answer.
 pub async fn run(
     bridge: &Arc<Bridge>,
+    room_id: &RoomId,
     sender: &UserId,
     level: PermissionLevel,
     text: &str,
@@ -127,7 +138,7 @@ pub async fn run(
             "Sorry, \"{name}\" is for bridge admins only."
         ));
     }
-    let ctx = CommandContext { bridge, sender, level, args: words.collect() };
+    let ctx = CommandContext { bridge, room_id, sender, level, args: words.collect() };
     (command.run)(&ctx).await
 }
 

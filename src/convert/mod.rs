@@ -27,6 +27,7 @@ pub use matrix_to_remote::{
     message_to_remote, reaction_to_remote, redaction_to_remote,
 };
 pub use media::{OutgoingMedia, media_ref};
+pub use prefix::prepend;
 pub use remote_to_matrix::{
     IncomingContext, IncomingError, MatrixAction, ReplyTarget, UNSUPPORTED, content_to_matrix,
 };

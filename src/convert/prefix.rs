@@ -9,7 +9,7 @@ use interop_proto::content::Content;
 use super::html_subset::escape_text;
 
 /// Puts `prefix` in front of `content`'s text and HTML, shifting the mentions.
-pub(crate) fn prepend(content: &mut Content, prefix: &str) {
+pub fn prepend(content: &mut Content, prefix: &str) {
     content.text.insert_str(0, prefix);
     let shift = u32::try_from(prefix.len()).unwrap_or(u32::MAX);
     for mention in &mut content.mentions {

@@ -9,12 +9,14 @@ const SQLITE: &[EmbeddedMigration] = &[
     (2, "partner_keys", include_str!("../../migrations/sqlite/0002_partner_keys.sql")),
     (3, "logins", include_str!("../../migrations/sqlite/0003_logins.sql")),
     (4, "portals", include_str!("../../migrations/sqlite/0004_portals.sql")),
+    (5, "relay", include_str!("../../migrations/sqlite/0005_relay.sql")),
 ];
 const POSTGRES: &[EmbeddedMigration] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
     (2, "partner_keys", include_str!("../../migrations/postgres/0002_partner_keys.sql")),
     (3, "logins", include_str!("../../migrations/postgres/0003_logins.sql")),
     (4, "portals", include_str!("../../migrations/postgres/0004_portals.sql")),
+    (5, "relay", include_str!("../../migrations/postgres/0005_relay.sql")),
 ];
 
 pub async fn sqlite() -> Result<Migrator, MigrateError> {

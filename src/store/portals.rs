@@ -8,12 +8,14 @@ pub struct PortalRow {
     pub owner: String,
     pub remote_chat: String,
     pub room_id: String,
+    /// Whether other Matrix users in the room may write through the owner's login.
+    pub relay: bool,
 }
 
-type Columns = (String, String, String);
+type Columns = (String, String, String, bool);
 
-fn portal_from((owner, remote_chat, room_id): Columns) -> PortalRow {
-    PortalRow { owner, remote_chat, room_id }
+fn portal_from((owner, remote_chat, room_id, relay): Columns) -> PortalRow {
+    PortalRow { owner, remote_chat, room_id, relay }
 }
 
 impl Store {
@@ -24,7 +26,7 @@ impl Store {
     ) -> Result<Option<PortalRow>, StoreError> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as::<_, Columns>(
-                "SELECT owner, remote_chat, room_id FROM portals WHERE owner = $1 AND remote_chat = $2",
+                "SELECT owner, remote_chat, room_id, relay FROM portals WHERE owner = $1 AND remote_chat = $2",
             )
                 .bind(owner)
                 .bind(remote_chat)
@@ -37,7 +39,7 @@ impl Store {
     pub async fn portal_by_room(&self, room_id: &str) -> Result<Option<PortalRow>, StoreError> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as::<_, Columns>(
-                "SELECT owner, remote_chat, room_id FROM portals WHERE room_id = $1",
+                "SELECT owner, remote_chat, room_id, relay FROM portals WHERE room_id = $1",
             )
             .bind(room_id)
             .fetch_optional(pool)
@@ -50,7 +52,7 @@ impl Store {
     pub async fn portals_of(&self, owner: &str) -> Result<Vec<PortalRow>, StoreError> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as::<_, Columns>(
-                "SELECT owner, remote_chat, room_id FROM portals WHERE owner = $1 ORDER BY created_at",
+                "SELECT owner, remote_chat, room_id, relay FROM portals WHERE owner = $1 ORDER BY created_at",
             )
             .bind(owner)
             .fetch_all(pool)
@@ -72,6 +74,17 @@ impl Store {
             .bind(now_ms())
             .execute(pool)
             .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_portal_relay(&self, room_id: &str, relay: bool) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE portals SET relay = $2 WHERE room_id = $1")
+                .bind(room_id)
+                .bind(relay)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
