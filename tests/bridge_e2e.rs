@@ -203,11 +203,26 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
 
     // Reactions both ways.
     bob.session.send_content(&bob_chat, reaction_on(&hello_remote, &alice_remote, "👍")).await?;
-    w.alice
+    let thumbs = w
+        .alice
         .wait_for(&room, WAIT, |e| {
             reaction_key(e).is_some_and(|(key, target)| key == "👍" && target == hello_id)
         })
-        .await?;
+        .await?
+        .event_id()
+        .to_owned();
+    // ...and its removal: the ghost's reaction is redacted.
+    let unreact = interop_proto::content::Content {
+        version: 1,
+        reaction: Some(interop_proto::content::Reaction {
+            target: Some(msg_ref(&hello_remote, &alice_remote)),
+            emoji: String::new(),
+            revoke: true,
+        }),
+        ..Default::default()
+    };
+    bob.session.send_content(&bob_chat, unreact).await?;
+    w.alice.wait_for(&room, WAIT, |e| redacts(e, &thumbs)).await?;
     let reaction = ReactionEventContent::new(Annotation::new(bob_msg_event.clone(), "❤️".into()));
     let reaction_id = w.alice.send(&room, &reaction).await?;
     let got = bob
@@ -318,6 +333,85 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
     };
     assert_eq!(w.alice.download(uri).await?, b"shopping list: milk");
 
+    // A reply from Matrix, and a mention from the gatekeeper.
+    let mut answer = RoomMessageEventContent::text_plain("sure");
+    answer.relates_to = Some(Relation::Reply(Reply::with_event_id(bob_msg_event.clone())));
+    w.alice.send(&room, &answer).await?;
+    let got = bob
+        .wait_for(WAIT.as_secs(), |e| matches!(e, Event::Message { text, .. } if text == "sure"))
+        .await?;
+    let Event::Message { reply_to, .. } = got else { unreachable!() };
+    assert_eq!(reply_to.as_deref(), Some(sent.id.as_str()), "the reply points at bob's message");
+    let mention = interop_proto::content::Content {
+        mentions: vec![interop_proto::content::Mention {
+            user: alice_remote.clone(),
+            offset: 3,
+            length: 5,
+        }],
+        ..interop_proto::content::Content::text("hi alice, lunch?")
+    };
+    bob.session.send_content(&bob_chat, mention).await?;
+    let event = w.alice.wait_for(&room, WAIT, text_from(&ghost, "lunch?")).await?;
+    let content = original_message(&event).expect("a message");
+    let mentioned =
+        content.mentions.as_ref().is_some_and(|m| m.user_ids.contains(w.alice.user_id()));
+    assert!(mentioned, "alice is mentioned: {content:?}");
+
+    // Every media kind, both ways.
+    for (name, kind, matrix_type) in [
+        ("clip.mp4", "video", "m.video"),
+        ("memo.ogg", "voice", "m.audio"),
+        ("song.mp3", "audio", "m.audio"),
+    ] {
+        let file = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
+        std::fs::write(&file, format!("bytes of {name}"))?;
+        let cmd = reference_gatekeeper::client::Command::SendFile {
+            to: bob_chat.clone(),
+            path: file.display().to_string(),
+            caption: String::new(),
+        };
+        reference_gatekeeper::client::commands::execute(&mut bob.session, cmd).await?;
+        let event = w
+            .alice
+            .wait_for(&room, WAIT, |e| {
+                e.sender() == ghost
+                    && original_message(e).is_some_and(|m| m.msgtype() == matrix_type)
+            })
+            .await?;
+        let raw = serde_json::to_value(original_message(&event).expect("media"))?;
+        assert_eq!(raw.get("org.matrix.msc3245.voice").is_some(), kind == "voice", "{name}: {raw}");
+        let uri: ruma::OwnedMxcUri = raw["url"].as_str().unwrap_or_default().into();
+        assert_eq!(w.alice.download(&uri).await?, format!("bytes of {name}").into_bytes());
+        std::fs::remove_file(file)?;
+
+        let mxc = w
+            .alice
+            .upload(format!("matrix {name}").into_bytes(), "application/octet-stream", name)
+            .await?;
+        let mut content = serde_json::json!({
+            "msgtype": matrix_type, "body": format!("about {name}"), "filename": name, "url": mxc,
+        });
+        if kind == "voice" {
+            content["org.matrix.msc3245.voice"] = serde_json::json!({});
+        }
+        let content: RoomMessageEventContent = serde_json::from_value(content)?;
+        w.alice.send(&room, &content).await?;
+        let got = bob
+            .wait_for(
+                WAIT.as_secs(),
+                |e| matches!(e, Event::Message { media: Some(m), .. } if m.filename == name),
+            )
+            .await?;
+        let Event::Message { media: Some(media), text, .. } = got else { unreachable!() };
+        assert_eq!(
+            (media.kind.as_str(), text.as_str()),
+            (kind, format!("about {name}").as_str()),
+            "kind and caption"
+        );
+        let path = media.path.unwrap_or_else(|| panic!("{name}: {:?}", media.error));
+        assert_eq!(std::fs::read(path)?, format!("matrix {name}").into_bytes());
+    }
+
     // Deletes both ways.
     w.alice.redact(&room, &hello_id).await?;
     let got = bob.wait_for(WAIT.as_secs(), |e| matches!(e, Event::Delete { .. })).await?;
@@ -329,7 +423,7 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
         ..Default::default()
     };
     bob.session.send_content(&bob_chat, delete).await?;
-    w.alice.wait_for(&room, WAIT, |e| matches!(e, AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(r)) if r.as_original().is_some_and(|o| o.redacts.as_deref() == Some(&*bob_msg_event) || o.content.redacts.as_deref() == Some(&*bob_msg_event)))).await?;
+    w.alice.wait_for(&room, WAIT, |e| redacts(e, &bob_msg_event)).await?;
 
     // The inbox Space lists the portal.
     let space = match w.space.clone() {
@@ -387,6 +481,14 @@ fn reaction_on(id: &str, sender: &str, emoji: &str) -> interop_proto::content::C
         }),
         ..Default::default()
     }
+}
+
+/// Whether `event` redacts `target`.
+fn redacts(event: &AnySyncTimelineEvent, target: &ruma::EventId) -> bool {
+    matches!(event, AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(r))
+    if r.as_original().is_some_and(|o| {
+        o.redacts.as_deref() == Some(target) || o.content.redacts.as_deref() == Some(target)
+    }))
 }
 
 fn reaction_key(event: &AnySyncTimelineEvent) -> Option<(String, ruma::OwnedEventId)> {
