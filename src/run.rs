@@ -1,8 +1,10 @@
 //! `interop-bridge run`: start-up, serving, and graceful shutdown.
 //!
 //! Order matters: the store is migrated before anything is accepted; the homeserver is waited
-//! for (with a log line per attempt) before the bot registers; the HTTP listener is up before
-//! the homeserver is pinged, because the ping makes the homeserver call us back (and resend
+//! for (with a log line per attempt) before the bot registers; the logins are back in place
+//! before any stored work runs, so that a message replayed after a crash waits for its login's
+//! channel instead of being refused as "not logged in"; the HTTP listener is up before the
+//! homeserver is pinged, because the ping makes the homeserver call us back (and resend
 //! anything queued). On SIGINT/SIGTERM we stop taking transactions, finish what is stored, and
 //! exit cleanly.
 
@@ -27,8 +29,8 @@ use ruma::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    appservice::{self, AppserviceState, PartnerEndpoints},
-    bridge::{Bridge, processor, remote_events::BridgeEvents},
+    appservice::{self, AppserviceState, PartnerEndpoints, txn_order},
+    bridge::{Bridge, catch_up, processor, remote_events::BridgeEvents},
     config::Config,
     gatekeeper::{
         interop::InteropConnector,
@@ -124,9 +126,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         logins: Default::default(),
         queues: Default::default(),
         typing: Default::default(),
+        catch_up: Default::default(),
     });
+    // Synapse may have restarted while the bridge was down, dropping events it had not pushed
+    // yet: catch up on everything since the bridge last heard from it before taking new
+    // transactions (its backlog for the bridge is queued in order then, too).
+    let last_heard =
+        store.last_transaction_received_at().await.context("cannot read the database")?;
+    bridge.catch_up.needed(last_heard.unwrap_or_else(crate::store::now_ms));
 
     let wake = Arc::new(Notify::new());
+    let recent = store.recent_transaction_ids(1000).await.context("cannot read the database")?;
+    let highest = txn_order::highest_numbered(recent.iter().map(String::as_str));
     let state = Arc::new(AppserviceState {
         hs_token: config.appservice.hs_token.clone(),
         max_body_bytes: config.appservice.max_body_bytes,
@@ -137,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         wake_processor: wake.clone(),
         accepting: AtomicBool::new(true),
         partner,
+        order: txn_order::TxnOrder::new(highest, txn_order::MAX_WAIT),
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {
@@ -145,7 +157,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %bind, "listening for the homeserver");
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let processor = tokio::spawn(processor::run(bridge.clone(), wake, shutdown_rx.clone()));
+    connect_logins(&bridge).await;
+    let processor = tokio::spawn(processor::run(bridge.clone(), wake.clone(), shutdown_rx.clone()));
+    tokio::spawn(catch_up::watch(bridge.clone(), wake, shutdown_rx.clone()));
     let server = {
         let mut shutdown_rx = shutdown_rx.clone();
         let router = appservice::router(state.clone());
@@ -159,7 +173,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     ping_homeserver(&client, &config.appservice.id).await;
-    connect_logins(&bridge).await;
     bridge.queues.resume_all(&bridge).await;
     tracing::info!(startup_ms = started_at.elapsed().as_millis() as u64, "bridge is running");
 

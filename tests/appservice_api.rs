@@ -4,7 +4,10 @@
 use std::sync::{Arc, atomic::AtomicBool};
 
 use interop_bridge::{
-    appservice::{AppserviceState, PartnerEndpoints, router},
+    appservice::{
+        AppserviceState, PartnerEndpoints, router,
+        txn_order::{self, TxnOrder},
+    },
     config::{DatabaseConfig, DatabaseKind, UsernameTemplate},
     matrix::{Ghosts, MatrixClient},
     store::Store,
@@ -56,6 +59,7 @@ impl Api {
             wake_processor: Arc::new(Notify::new()),
             accepting: AtomicBool::new(true),
             partner,
+            order: TxnOrder::new(None, txn_order::MAX_WAIT),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -186,6 +190,24 @@ async fn transactions_are_stored_once_and_a_reset_homeserver_is_not_mistaken_for
     let stored = api.store.pending_transactions(10).await.unwrap();
     assert_eq!(stored.len(), 2);
     assert!(stored[1].body.contains("$event2"));
+}
+
+#[tokio::test]
+async fn a_transaction_that_overtook_an_earlier_one_waits_for_it() {
+    let api = Api::start().await;
+    let txn = |n: u32| json!({"events": [message_event(n)]}).to_string();
+    assert_eq!(api.put_txn("1", txn(1)).await.0, StatusCode::OK);
+    // 3 before 2 (Synapse after an outage): refused, so that the homeserver recovers in order.
+    let (status, body) = api.put_txn("3", txn(3)).await;
+    assert_eq!((status, errcode(&body)), (StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN"));
+    assert_eq!(api.stored_transactions().await, 1);
+    assert_eq!(api.put_txn("2", txn(2)).await.0, StatusCode::OK);
+    assert_eq!(api.put_txn("3", txn(3)).await.0, StatusCode::OK);
+    let stored = api.store.pending_transactions(10).await.unwrap();
+    let order: Vec<&str> = stored.iter().map(|t| t.txn_id.as_str()).collect();
+    assert_eq!(order, ["1", "2", "3"]);
+    // Ids that are not numbers are taken as they come.
+    assert_eq!(api.put_txn("abc", txn(4)).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

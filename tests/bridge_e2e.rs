@@ -9,7 +9,10 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{
+    ops::{Deref, DerefMut},
+    time::Duration,
+};
 
 use reference_gatekeeper::client::Event;
 use reference_gatekeeper::config::Profile;
@@ -23,105 +26,52 @@ use ruma::{
         room::message::{ImageMessageEventContent, MessageType, Relation, RoomMessageEventContent},
     },
 };
-use support::{Bridge, Synapse, TestUser, gatekeeper::Gatekeeper, message_body};
+use support::{
+    message_body,
+    world::{BridgeUser, WAIT, World},
+};
 
-const WAIT: Duration = Duration::from_secs(30);
-const BOT: &str = "@interopbot:localhost";
+/// The world with one Matrix user, alice, who does everything.
+struct AliceWorld {
+    world: World,
+    alice: BridgeUser,
+}
 
-/// Everything one test runs against.
-/// Prints the bridge's log when a test fails, so the failure can be read from the CI output.
-impl Drop for World {
-    fn drop(&mut self) {
-        if std::thread::panicking() || !self.passed {
-            eprintln!("---- bridge log ----\n{}", self.bridge.log());
-        }
+impl Deref for AliceWorld {
+    type Target = World;
+
+    fn deref(&self) -> &World {
+        &self.world
     }
 }
 
-struct World {
-    /// Set when the test got to its end; otherwise the bridge log is printed on drop.
-    passed: bool,
-    /// Kept for its lifetime: dropping it stops Synapse.
-    synapse: Synapse,
-    bridge: Bridge,
-    gatekeeper: Gatekeeper,
-    alice: TestUser,
-    /// Alice's management room.
-    control: OwnedRoomId,
-    /// Alice's inbox Space, once she was invited to it.
-    space: Option<OwnedRoomId>,
+impl DerefMut for AliceWorld {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
 }
 
-impl World {
-    async fn start(profile: Profile) -> anyhow::Result<World> {
-        let mut bridge = Bridge::configure()?;
-        let gatekeeper = Gatekeeper::start(profile, "localhost", &bridge.partner_base()).await?;
-        bridge.set_gatekeeper(&gatekeeper.http_url())?;
-        let synapse =
-            tokio::task::block_in_place(|| Synapse::start(&[&bridge.registration_path()]))?;
-        bridge.set_homeserver(&synapse.url())?;
-        tokio::task::block_in_place(|| bridge.start())?;
-        let mut alice = synapse.register_user("alice").await?;
-        let bot = UserId::parse(BOT)?;
-        let control = alice.create_room(&[&bot], true).await?;
-        alice.wait_for(&control, WAIT, from_bot("management room")).await?;
-        Ok(World { passed: false, synapse, bridge, gatekeeper, alice, control, space: None })
+impl AliceWorld {
+    async fn start(profile: Profile) -> anyhow::Result<Self> {
+        let world = World::start(profile).await?;
+        let alice = world.user("alice").await?;
+        Ok(Self { world, alice })
     }
 
-    /// Stops the bridge with SIGTERM and checks it stopped cleanly, leaking no secret.
-    fn stop(mut self) -> anyhow::Result<()> {
-        self.passed = true;
-        let status = tokio::task::block_in_place(|| self.bridge.terminate())?;
-        assert!(status.success(), "exit status after SIGTERM: {status}");
-        let log = self.bridge.log();
-        for secret in ["as_token", "hs_token", "pickle_key"] {
-            assert!(
-                !log.contains(&self.bridge.config_value(secret)?),
-                "{secret} leaked into the log"
-            );
-        }
-        Ok(())
-    }
-
-    /// Sends a command in the management room and waits for the answer containing `expect`.
     async fn command(&mut self, command: &str, expect: &str) -> anyhow::Result<String> {
-        self.alice.send_text(&self.control, command).await?;
-        let answer = self.alice.wait_for(&self.control, WAIT, from_bot(expect)).await?;
-        Ok(message_body(&answer).unwrap_or_default().to_owned())
+        self.alice.command(command, expect).await
     }
 
     async fn login(&mut self) -> anyhow::Result<()> {
-        let notice = self.command("login", "login confirm").await?;
-        assert!(notice.contains("end-to-end encrypted"), "{notice}");
-        assert!(notice.contains("outside this server's control"), "{notice}");
-        self.command("login confirm", "You are logged in").await?;
-        Ok(())
+        self.alice.login().await
     }
 
-    /// Waits for the invitation to a portal (not the inbox Space) and joins it.
     async fn join_portal(&mut self) -> anyhow::Result<OwnedRoomId> {
-        loop {
-            let invite = self.alice.wait_for_invite(WAIT).await?;
-            let is_space = invite.state.iter().any(|s| {
-                s.get_field::<String>("type").ok().flatten().as_deref() == Some("m.room.create")
-                    && s.get_field::<serde_json::Value>("content")
-                        .ok()
-                        .flatten()
-                        .is_some_and(|c| c["type"] == "m.space")
-            });
-            self.alice.join(&invite.room_id).await?;
-            if !is_space {
-                return Ok(invite.room_id);
-            }
-            self.space = Some(invite.room_id);
-        }
+        self.alice.join_portal().await
     }
-}
 
-fn from_bot(needle: &str) -> impl FnMut(&AnySyncTimelineEvent) -> bool + '_ {
-    move |event| {
-        event.sender().as_str() == BOT
-            && message_body(event).is_some_and(|body| body.contains(needle))
+    fn stop(self) -> anyhow::Result<()> {
+        self.world.stop()
     }
 }
 
@@ -145,7 +95,7 @@ fn original_message(event: &AnySyncTimelineEvent) -> Option<&RoomMessageEventCon
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conversation_both_ways() -> anyhow::Result<()> {
-    let mut w = World::start(Profile::Messenger).await?;
+    let mut w = AliceWorld::start(Profile::Messenger).await?;
     w.login().await?;
     let mut bob = w
         .gatekeeper
@@ -426,7 +376,7 @@ async fn conversation_both_ways() -> anyhow::Result<()> {
     w.alice.wait_for(&room, WAIT, |e| redacts(e, &bob_msg_event)).await?;
 
     // The inbox Space lists the portal.
-    let space = match w.space.clone() {
+    let space = match w.alice.space.clone() {
         Some(space) => space,
         None => {
             let invite = w.alice.wait_for_invite(WAIT).await?;
@@ -514,7 +464,7 @@ fn tiny_png() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
-    let mut w = World::start(Profile::Whatsapp).await?;
+    let mut w = AliceWorld::start(Profile::Whatsapp).await?;
     w.login().await?;
     let status = w.command("whoami", "You are logged in").await?;
     assert!(status.contains("@alice:localhost"), "{status}");
@@ -533,7 +483,7 @@ async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
         .gatekeeper
         .native_user("+4915100000003", "Carol", Some(("localhost", "combined")))
         .await?;
-    let alice_remote = alice_remote_id(&mut w).await?;
+    let alice_remote = w.alice.remote_id().await?;
     carol
         .session
         .send_content(&alice_remote, interop_proto::content::Content::text("hello from carol"))
@@ -541,7 +491,7 @@ async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
     let room = w.join_portal().await?;
     let carol_ghost = UserId::parse("@wa_4915100000003:localhost")?;
     w.alice.wait_for(&room, WAIT, text_from(&carol_ghost, "hello from carol")).await?;
-    assert!(w.space.is_none(), "no Space in combined mode");
+    assert!(w.alice.space.is_none(), "no Space in combined mode");
 
     // Edits are not offered by this gatekeeper: the correction goes as a new message, and
     // alice is told once.
@@ -639,17 +589,4 @@ async fn refusals_degradation_and_outages() -> anyhow::Result<()> {
         matches!(&content.relates_to, Some(Relation::Reply(r)) if r.in_reply_to.event_id == orphan)
     );
     w.stop()
-}
-
-/// Alice's gatekeeper id, from `whoami`.
-async fn alice_remote_id(w: &mut World) -> anyhow::Result<String> {
-    let answer = w.command("whoami", "You are logged in").await?;
-    let id = answer
-        .split(" as ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_default()
-        .to_owned();
-    anyhow::ensure!(id.contains('@'), "no gatekeeper id in {answer:?}");
-    Ok(id)
 }

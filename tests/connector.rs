@@ -279,6 +279,33 @@ async fn a_gatekeeper_restart_means_reconnecting_then_connected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_logins_reconnect_through_a_bounded_number_of_connect_slots() {
+    let mut env = Env::start().await;
+    // One channel may be opening at a time: every login still gets back, none starves.
+    let tuning = Tuning { max_concurrent_connects: 1, ..fast_tuning() };
+    let connector = env.connector(tuning).await;
+    let mut logins = Vec::new();
+    for i in 0..6 {
+        let user = format!("@user{i}:example.org");
+        connector.enlist(&user).await.unwrap();
+        let (handler, events) = Recorder::new();
+        let login = connector.connect(&user, handler).await.unwrap();
+        logins.push((login, events));
+    }
+    for (_, events) in &mut logins {
+        events.connected().await;
+    }
+    env.stop_gatekeeper().await;
+    for (_, events) in &mut logins {
+        events.connection(|s| matches!(s, ConnectionState::Reconnecting { .. })).await;
+    }
+    env.start_gatekeeper().await;
+    for (_, events) in &mut logins {
+        events.connected().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_wakes_a_waiting_login_and_bad_pushes_are_refused() {
     let mut env = Env::start().await;
     // Every reconnect waits an hour unless a push cuts it short.

@@ -13,6 +13,7 @@ mod queries;
 mod ruma_request;
 mod thirdparty;
 mod transactions;
+pub mod txn_order;
 
 use std::sync::{Arc, atomic::AtomicBool};
 
@@ -41,6 +42,8 @@ pub struct AppserviceState {
     pub accepting: AtomicBool,
     /// Our partner identity, published for the gatekeeper, and its push and media endpoints.
     pub partner: PartnerEndpoints,
+    /// Keeps numbered transactions in the homeserver's order.
+    pub order: txn_order::TxnOrder,
 }
 
 /// The router for every Application Service API route (and the legacy unversioned paths), plus

@@ -2,7 +2,8 @@
 //!
 //! The body is validated, written to the store, and only then acknowledged; processing happens
 //! afterwards in the bridge's transaction worker. A retry of a stored transaction is answered
-//! 200 without being stored or processed again.
+//! 200 without being stored or processed again. A numbered transaction that overtook an earlier
+//! one is refused until the earlier one came ([`super::txn_order`]).
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -10,7 +11,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use ruma::api::appservice::event::push_events;
 use serde_json::{Value, json};
 
-use super::{AppserviceState, error::MatrixHttpError, ruma_request::Ruma};
+use super::{AppserviceState, error::MatrixHttpError, ruma_request::Ruma, txn_order::Admission};
 use crate::store::TransactionInsert;
 
 pub async fn push_transaction(
@@ -39,13 +40,27 @@ pub async fn push_transaction(
     let text = std::str::from_utf8(&body)
         .map_err(|e| MatrixHttpError::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", e.to_string()))?;
     let txn_id = request.txn_id.as_str();
+    if let Admission::Wait { missing } = state.order.admit(txn_id, std::time::Instant::now()) {
+        tracing::info!(
+            txn_id,
+            missing,
+            "a transaction overtook an earlier one; refused until that one comes"
+        );
+        return Err(MatrixHttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "M_UNKNOWN",
+            format!("Transaction {missing} has to come first"),
+        ));
+    }
     match state.store.insert_transaction(txn_id, text).await {
         Ok(TransactionInsert::Stored) => {
             tracing::debug!(txn_id, events = request.events.len(), "stored transaction");
+            state.order.stored(txn_id);
             state.wake_processor.notify_one();
         }
         Ok(TransactionInsert::Duplicate) => {
             tracing::debug!(txn_id, "transaction already stored; acknowledging the retry");
+            state.order.stored(txn_id);
         }
         Err(error) => {
             tracing::error!(txn_id, %error, "could not store a transaction; the homeserver will retry");

@@ -101,7 +101,7 @@ async fn on_text(
     let key = format!("{event_id}:reply");
     // In a portal the bot is not a member: the contact's ghost answers instead.
     match super::portal::by_room(bridge, room_id).await {
-        Ok(Some(portal)) => super::portal::notice(bridge, &portal, reply, &key).await,
+        Ok(Some(portal)) => super::portal::notice(bridge, &portal, reply, &key, false).await,
         _ => Ok(bridge.send_bot_notice(room_id, reply, &key).await?),
     }
 }

@@ -1,4 +1,8 @@
 //! Applies one stored piece of portal work: reads it and hands it to the direction it goes.
+//!
+//! An item that was started before (`attempts > 0`: the bridge crashed while applying it, or
+//! it had to wait) is a replay: its homeserver sends may have happened already, and
+//! [`super::once`] looks for them before sending again.
 
 use std::sync::Arc;
 
@@ -21,25 +25,26 @@ pub async fn apply(bridge: &Arc<Bridge>, item: &QueuedWork) -> Outcome {
         return Outcome::Done;
     };
     let chat = item.remote_chat.as_str();
+    let replay = item.attempts > 0;
     match work {
-        PortalWork::Open => to_matrix::open(bridge, &owner, chat).await,
+        PortalWork::Open => to_matrix::open(bridge, &owner, chat, replay).await,
         PortalWork::Matrix { event } => match portal::find(bridge, &owner, chat).await {
-            Ok(Some(portal)) => to_remote::apply(bridge, &portal, &event).await,
+            Ok(Some(portal)) => to_remote::apply(bridge, &portal, &event, replay).await,
             Ok(None) => Outcome::Done,
             Err(error) => Outcome::Later(error.to_string()),
         },
         PortalWork::RemoteMessage { from, id, content, .. } => {
             let content = PortalWork::decode_content(&content);
-            to_matrix::message(bridge, &owner, chat, &from, &id, content).await
+            to_matrix::message(bridge, &owner, chat, &from, &id, content, replay).await
         }
         PortalWork::RemoteUndecryptable { from, id, .. } => {
-            to_matrix::undecryptable(bridge, &owner, chat, &from, &id).await
+            to_matrix::undecryptable(bridge, &owner, chat, &from, &id, replay).await
         }
         PortalWork::RemoteReceipt { ids, read, .. } => {
             to_matrix::receipt(bridge, &owner, chat, &ids, read).await
         }
         PortalWork::IdentityChanged { .. } => {
-            to_matrix::identity_changed(bridge, &owner, chat, &item.dedupe_key).await
+            to_matrix::identity_changed(bridge, &owner, chat, &item.dedupe_key, replay).await
         }
     }
 }

@@ -5,13 +5,16 @@
 //! receipts straight to the gatekeeper ([`ephemeral`]). From the gatekeeper: each login's events
 //! arrive at [`remote_events`], which stores them in the same portal queues. A portal's worker
 //! applies its queue in order through [`dispatch`]: [`to_remote`] for Matrix events,
-//! [`to_matrix`] for gatekeeper events.
+//! [`to_matrix`] for gatekeeper events; their homeserver sends go through [`once`], which
+//! keeps a replay after a crash from posting an event twice (`docs/reliability.md`).
 
 mod bot;
+pub mod catch_up;
 mod dispatch;
 mod ephemeral;
 pub mod logins;
 mod media;
+mod once;
 mod portal;
 pub mod processor;
 mod profile;
@@ -56,6 +59,8 @@ pub struct Bridge {
     pub queues: queue::PortalQueues,
     /// Whether each portal's owner is typing now, by room, so only changes are sent.
     pub typing: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+    /// Whether the homeserver may have dropped events that need catching up on.
+    pub catch_up: catch_up::CatchUp,
 }
 
 /// Why bridging one event failed.

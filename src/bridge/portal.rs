@@ -11,10 +11,12 @@ use ruma::{
     OwnedRoomId, OwnedUserId, RoomId, UserId,
     api::client::{
         config::set_global_account_data,
-        message::send_message_event,
+        membership::joined_rooms,
         room::create_room::v3::{Request as CreateRoom, RoomPreset},
+        state::get_state_event_for_key,
     },
-    events::{direct::DirectEventContent, room::message::RoomMessageEventContent},
+    api::error::ErrorKind,
+    events::{StateEventType, direct::DirectEventContent, room::message::RoomMessageEventContent},
 };
 
 use super::{Bridge, BridgeError, profile, space};
@@ -65,10 +67,15 @@ pub async fn by_room(bridge: &Bridge, room_id: &RoomId) -> Result<Option<Portal>
 }
 
 /// The portal for a chat, created (with the ghost and its profile) if it does not exist yet.
+///
+/// Room creation has no idempotency key. So on a `replay` (the bridge may have crashed after
+/// creating the room and before recording it) a room the ghost is in with the owner, that is no
+/// recorded portal, is taken as this portal instead of creating a second one.
 pub async fn ensure(
     bridge: &Bridge,
     owner: &UserId,
     remote_chat: &str,
+    replay: bool,
 ) -> Result<Portal, BridgeError> {
     if let Some(portal) = find(bridge, owner, remote_chat).await? {
         return Ok(portal);
@@ -81,12 +88,24 @@ pub async fn ensure(
     profile::sync(bridge, owner, remote_chat, &ghost, true).await;
 
     let as_ghost = bridge.bot.as_user(&ghost);
-    let request = ruma::assign!(CreateRoom::new(), {
-        invite: vec![owner.to_owned()],
-        is_direct: true,
-        preset: Some(RoomPreset::TrustedPrivateChat),
-    });
-    let room_id = as_ghost.send(request).await?.room_id;
+    let unrecorded = match replay {
+        true => unrecorded_room(bridge, &ghost, owner).await?,
+        false => None,
+    };
+    let room_id = match unrecorded {
+        Some(room_id) => {
+            tracing::info!(%owner, remote_chat, %room_id, "found the portal created before a restart");
+            room_id
+        }
+        None => {
+            let request = ruma::assign!(CreateRoom::new(), {
+                invite: vec![owner.to_owned()],
+                is_direct: true,
+                preset: Some(RoomPreset::TrustedPrivateChat),
+            });
+            as_ghost.send(request).await?.room_id
+        }
+    };
     let mut direct = BTreeMap::new();
     direct.insert(owner.to_owned().into(), vec![room_id.clone()]);
     let direct = DirectEventContent(direct);
@@ -118,6 +137,44 @@ pub async fn ensure(
     })
 }
 
+/// A room `ghost` is in, with `owner` invited or joined, that is not a recorded portal: one a
+/// crash kept from being recorded.
+async fn unrecorded_room(
+    bridge: &Bridge,
+    ghost: &UserId,
+    owner: &UserId,
+) -> Result<Option<OwnedRoomId>, BridgeError> {
+    let as_ghost = bridge.bot.as_user(ghost);
+    let rooms = as_ghost.send(joined_rooms::v3::Request::new()).await?.joined_rooms;
+    for room_id in rooms {
+        if bridge.store.portal_by_room(room_id.as_str()).await?.is_some() {
+            continue;
+        }
+        let request = get_state_event_for_key::v3::Request::new(
+            room_id.clone(),
+            StateEventType::RoomMember,
+            owner.to_string(),
+        );
+        let membership = match as_ghost.send(request).await {
+            Ok(response) => {
+                #[derive(serde::Deserialize)]
+                struct Member {
+                    membership: String,
+                }
+                serde_json::from_str::<Member>(response.event_or_content.get())
+                    .ok()
+                    .map(|member| member.membership)
+            }
+            Err(error) if error.kind() == Some(&ErrorKind::NotFound) => None,
+            Err(error) => return Err(error.into()),
+        };
+        if matches!(membership.as_deref(), Some("invite" | "join")) {
+            return Ok(Some(room_id));
+        }
+    }
+    Ok(None)
+}
+
 /// Sends an `m.notice` into the portal as the contact's ghost; `dedupe_key` names its cause,
 /// so a replay sends it once.
 pub async fn notice(
@@ -125,13 +182,8 @@ pub async fn notice(
     portal: &Portal,
     content: RoomMessageEventContent,
     dedupe_key: &str,
+    replay: bool,
 ) -> Result<(), BridgeError> {
-    let request = send_message_event::v3::Request::new(
-        portal.room_id.clone(),
-        super::txn_id_for(dedupe_key),
-        &content,
-    )
-    .map_err(|e| BridgeError::Serialize(e.to_string()))?;
-    bridge.bot.as_user(&portal.ghost).send(request).await?;
+    super::once::send(bridge, &portal.room_id, &portal.ghost, dedupe_key, &content, replay).await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The transaction worker: applies stored transactions in the order they arrived.
 //!
 //! It wakes when a transaction is stored (and at start, to replay anything a crash left
-//! unprocessed), hands every event to its handler, then marks the transaction processed. On
-//! shutdown it finishes what is stored before returning.
+//! unprocessed), hands every event to its handler, then marks the transaction processed. When
+//! the homeserver may have dropped events (it went away, or the bridge started), it catches up
+//! on them first ([`catch_up`]). On shutdown it finishes what is stored before returning.
 
 use std::{sync::Arc, time::Duration};
 
@@ -18,7 +19,8 @@ use ruma::{
 };
 
 use super::{
-    Bridge, BridgeError, bot, ephemeral, portal, transaction::TransactionBody, work::PortalWork,
+    Bridge, BridgeError, bot, catch_up, ephemeral, portal, transaction::TransactionBody,
+    work::PortalWork,
 };
 use crate::{
     config::PermissionLevel,
@@ -27,8 +29,11 @@ use crate::{
 
 /// How many stored transactions are read per round.
 const BATCH: i64 = 50;
-/// Processed transactions are kept this long (for diagnosis), then pruned.
+/// Processed transactions and finished portal work are kept this long (for diagnosis, and so
+/// that a late redelivery still finds its de-duplication key), then pruned.
 const KEEP_PROCESSED_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How long to wait before trying a catch-up again that could not reach the homeserver.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(2);
 /// How often old transactions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -43,8 +48,15 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
                 Ok(pruned) => tracing::info!(pruned, "pruned old processed transactions"),
                 Err(error) => tracing::warn!(%error, "could not prune old transactions"),
             }
+            // Finished portal work, likewise: without this the queue table only ever grows.
+            match bridge.store.prune_portal_work(KEEP_PROCESSED_MS).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned old finished portal work"),
+                Err(error) => tracing::warn!(%error, "could not prune old portal work"),
+            }
         }
-        let drained = match process_pending(&bridge).await {
+        let shutting_down = *shutdown.borrow();
+        let drained = match process_pending(&bridge, shutting_down).await {
             Ok(drained) => drained,
             Err(error) => {
                 tracing::error!(%error, "cannot read stored transactions; retrying");
@@ -65,17 +77,47 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
 }
 
 /// Processes one batch; returns true when nothing was pending.
-async fn process_pending(bridge: &Arc<Bridge>) -> Result<bool, crate::store::StoreError> {
+async fn process_pending(
+    bridge: &Arc<Bridge>,
+    shutting_down: bool,
+) -> Result<bool, crate::store::StoreError> {
+    // Not on the way out: the next start catches up anyway.
+    if !shutting_down && let Some(due) = bridge.catch_up.due() {
+        // Transactions stored before the homeserver may have dropped events hold older events
+        // than those: they go first, then the catch-up, then the rest.
+        let older = bridge.store.pending_transactions_before(BATCH, due.since_ms).await?;
+        if !older.is_empty() {
+            process_batch(bridge, older).await?;
+            return Ok(false);
+        }
+        match catch_up::run(bridge, due.since_ms).await {
+            Ok(()) => bridge.catch_up.done(due),
+            Err(BridgeError::Store(error)) => return Err(error),
+            Err(error) => {
+                tracing::warn!(%error, "cannot catch up on dropped events yet; retrying");
+                tokio::time::sleep(CATCH_UP_RETRY).await;
+                return Ok(false);
+            }
+        }
+    }
     let pending = bridge.store.pending_transactions(BATCH).await?;
     if pending.is_empty() {
         return Ok(true);
     }
+    process_batch(bridge, pending).await?;
+    Ok(false)
+}
+
+async fn process_batch(
+    bridge: &Arc<Bridge>,
+    pending: Vec<StoredTransaction>,
+) -> Result<(), StoreError> {
     for transaction in pending {
         // A store failure leaves the transaction unprocessed, to be tried again in full.
         process_transaction(bridge, &transaction).await?;
         bridge.store.mark_transaction_processed(transaction.seq).await?;
     }
-    Ok(false)
+    Ok(())
 }
 
 async fn process_transaction(
@@ -191,7 +233,7 @@ async fn not_bridged_hint(bridge: &Bridge, portal: &portal::Portal, sender: &Use
         prefix = bridge.config.bridge.command_prefix,
     );
     let content = RoomMessageEventContent::notice_plain(text);
-    match portal::notice(bridge, portal, content, &key).await {
+    match portal::notice(bridge, portal, content, &key, false).await {
         Ok(()) => {
             if let Err(error) = bridge.store.mark_notice_sent(&key).await {
                 tracing::warn!(%error, "cannot record a hint as sent");

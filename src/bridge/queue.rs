@@ -1,9 +1,10 @@
 //! One ordered worker per portal.
 //!
 //! Work for a portal (both directions) is stored in `portal_queue` first; then the portal's
-//! worker is woken. A worker takes the oldest unfinished item, applies it, and marks it done
-//! only after it took effect, so a crash replays it and the idempotent sends (deterministic
-//! `txnId`, stable message id) make the replay harmless. An item that cannot go now (the
+//! worker is woken. A worker takes the oldest unfinished item, counts the attempt, applies it,
+//! and marks it done only after it took effect, so a crash replays it and the idempotent sends
+//! (a homeserver send looks for its event first when the item was attempted before; a stable
+//! interop message id, which the gatekeeper de-duplicates) make the replay harmless. An item that cannot go now (the
 //! gatekeeper channel is down, the homeserver is unreachable) stays at the head, so later
 //! items never overtake it. Workers exit when idle and are started again by the next wake.
 
@@ -106,6 +107,14 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             }
             return;
         };
+        // Counted before it runs: should the bridge die while applying it, the next run knows
+        // the item is a replay and that its sends may have happened.
+        if let Err(error) = bridge.store.mark_portal_work_started(work.seq).await {
+            tracing::error!(%error, seq = work.seq, "cannot record a work attempt; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+            continue;
+        }
         let outcome = super::dispatch::apply(&bridge, &work).await;
         match outcome {
             Outcome::Done => {
@@ -116,15 +125,36 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
                 }
             }
             Outcome::Later(reason) => {
-                let _ = bridge.store.count_portal_work_attempt(work.seq).await;
-                tracing::info!(%owner, %chat, seq = work.seq, %reason, retry_in_ms = delay.as_millis() as u64, "portal work waits");
+                let wait = jittered(delay);
+                tracing::info!(%owner, %chat, seq = work.seq, %reason, retry_in_ms = wait.as_millis() as u64, "portal work waits");
                 let connected = bridge.logins.connected.notified();
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = connected => {}
                 }
                 delay = (delay * 2).min(RETRY_MAX);
             }
         }
+    }
+}
+
+/// A wait between half of `delay` and all of it. Portals that failed together (the homeserver
+/// went away) then come back spread out instead of all at the same instant.
+fn jittered(delay: Duration) -> Duration {
+    use rand::Rng;
+    let full = delay.as_millis() as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(full / 2..=full))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_jittered_within_half_to_full() {
+        let delay = Duration::from_secs(8);
+        let waits: Vec<Duration> = (0..100).map(|_| jittered(delay)).collect();
+        assert!(waits.iter().all(|w| *w >= delay / 2 && *w <= delay));
+        assert!(waits.iter().any(|w| *w != waits[0]), "not all the same");
     }
 }

@@ -20,6 +20,10 @@ use crate::gatekeeper::{ConnectionState, HandlerError, RemoteEvent, RemoteEventH
 /// How long a typing notice lasts if no "stopped" follows.
 const TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Typing notices being shown at once, at most, over all logins; more are dropped. A flood of
+/// typing stanzas must not become a flood of tasks, and a typing notice is worthless later.
+static TYPING_IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 pub struct BridgeEvents {
     pub bridge: Weak<Bridge>,
 }
@@ -42,9 +46,16 @@ impl RemoteEventHandler for BridgeEvents {
             return Ok(());
         }
         match event {
-            RemoteEvent::Typing { from, typing } => {
-                tokio::spawn(show_typing(bridge, owner.to_owned(), from, typing));
-            }
+            RemoteEvent::Typing { from, typing } => match TYPING_IN_FLIGHT.try_acquire() {
+                Ok(permit) => {
+                    let owner = owner.to_owned();
+                    tokio::spawn(async move {
+                        show_typing(bridge, owner, from, typing).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => tracing::debug!("too many typing notices in flight; one dropped"),
+            },
             RemoteEvent::Connection(state) => on_connection(&bridge, owner, state).await,
             RemoteEvent::CapabilitiesChanged(caps) => {
                 tracing::info!(%owner, capabilities = ?caps, "the gatekeeper's capabilities changed");

@@ -2,33 +2,42 @@
 //! ghost.
 //!
 //! The portal is opened on the first event of an unknown contact. Each send to the homeserver
-//! uses a transaction id derived from the gatekeeper message (sender and id), so replaying the
-//! queue after a crash never shows a message twice. Replies, edits, reactions and deletes find
-//! their Matrix targets in the `messages` table; receipts move the ghost's read marker.
+//! is keyed by the gatekeeper message (sender and id) and goes through [`once`], so replaying
+//! the queue after a crash never shows a message twice: a message already recorded in the
+//! `messages` table is not sent again, and one sent but not yet recorded is found in the room.
+//! Replies, edits, reactions and deletes find their Matrix targets in the `messages` table;
+//! receipts move the ghost's read marker.
 
 use std::collections::HashMap;
 
 use interop_proto::content::{Content, MessageRef};
 use ruma::{
     EventId, OwnedEventId, OwnedUserId, UserId,
-    api::client::{message::send_message_event, receipt::create_receipt, redact::redact_event},
+    api::client::{receipt::create_receipt, redact::redact_event},
     events::{receipt::ReceiptThread, room::message::RoomMessageEventContent},
 };
 
-use super::{Bridge, BridgeError, Portal, media, portal, profile, queue::Outcome, txn_id_for};
+use super::{
+    Bridge, BridgeError, Portal, media, once, portal, profile, queue::Outcome, txn_id_for,
+};
 use crate::{
     convert::{self, IncomingContext, MatrixAction, ReplyTarget},
     matrix::MatrixError,
     store::{MessageRow, ReactionRow},
 };
 
-/// Maps a failure to what the queue does with the item: homeserver and store trouble waits,
-/// anything else is logged and skipped (it would fail the same way forever).
+/// Maps a failure to what the queue does with the item: homeserver, store and gatekeeper
+/// connection trouble waits, anything else is logged and skipped (it would fail the same way
+/// forever).
 fn outcome(result: Result<(), BridgeError>, what: &str) -> Outcome {
     match result {
         Ok(()) => Outcome::Done,
         Err(BridgeError::Matrix(e)) if !is_permanent(&e) => Outcome::Later(e.to_string()),
         Err(BridgeError::Store(e)) => Outcome::Later(e.to_string()),
+        // An attachment needs the login's channel; skipping would lose the message.
+        Err(BridgeError::Gatekeeper(crate::gatekeeper::GatekeeperError::Disconnected(e))) => {
+            Outcome::Later(e)
+        }
         Err(error) => {
             tracing::warn!(%error, what, "a gatekeeper event could not be bridged; skipped");
             Outcome::Done
@@ -41,8 +50,8 @@ fn is_permanent(error: &MatrixError) -> bool {
     matches!(error, MatrixError::Api(api) if api.status_code.is_client_error() && api.status_code.as_u16() != 429)
 }
 
-pub async fn open(bridge: &Bridge, owner: &UserId, chat: &str) -> Outcome {
-    outcome(portal::ensure(bridge, owner, chat).await.map(|_| ()), "open a portal")
+pub async fn open(bridge: &Bridge, owner: &UserId, chat: &str, replay: bool) -> Outcome {
+    outcome(portal::ensure(bridge, owner, chat, replay).await.map(|_| ()), "open a portal")
 }
 
 pub async fn message(
@@ -52,31 +61,41 @@ pub async fn message(
     from: &str,
     id: &str,
     content: Result<Content, String>,
+    replay: bool,
 ) -> Outcome {
     let result = async {
-        let portal = portal::ensure(bridge, owner, chat).await?;
+        let portal = portal::ensure(bridge, owner, chat, replay).await?;
+        let at = At { portal: &portal, from, replay };
         profile::sync(bridge, owner, chat, &portal.ghost, false).await;
         let content = match content {
             Ok(content) => content,
             Err(error) => {
                 tracing::info!(%error, from, id, "unreadable content from the gatekeeper");
                 let notice = RoomMessageEventContent::notice_plain(convert::UNSUPPORTED);
-                return send(bridge, &portal, &portal.ghost, notice, from, id).await.map(|_| ());
+                return send(bridge, &at, notice, id).await.map(|_| ());
             }
         };
-        apply_content(bridge, &portal, from, id, &content).await
+        apply_content(bridge, &at, id, &content).await
     }
     .await;
     outcome(result, "message")
 }
 
+/// Where a gatekeeper message goes, from whom, and whether it was applied before.
+struct At<'a> {
+    portal: &'a Portal,
+    /// The gatekeeper id of the message's sender.
+    from: &'a str,
+    replay: bool,
+}
+
 async fn apply_content(
     bridge: &Bridge,
-    portal: &Portal,
-    from: &str,
+    at: &At<'_>,
     id: &str,
     content: &Content,
 ) -> Result<(), BridgeError> {
+    let (portal, from) = (at.portal, at.from);
     let reply_to = match &content.in_reply_to {
         Some(r) => find_ref(bridge, portal, r).await?.and_then(|row| {
             Some(ReplyTarget { sender: sender_of(portal, &row), event_id: row_event(&row)? })
@@ -107,8 +126,7 @@ async fn apply_content(
                             "⚠️ This contact sent a file that could not be shown: {error}."
                         );
                         let notice = RoomMessageEventContent::notice_plain(text);
-                        send(bridge, portal, &portal.ghost, notice, from, &format!("{id}|media"))
-                            .await?;
+                        send(bridge, at, notice, &format!("{id}|media")).await?;
                     }
                 }
             }
@@ -134,33 +152,38 @@ async fn apply_content(
                 return Ok(());
             }
             let text = RoomMessageEventContent::text_plain(content.text.clone());
-            return send(bridge, portal, &portal.ghost, text, from, id).await.map(|_| ());
+            return send(bridge, at, text, id).await.map(|_| ());
         }
     };
     match action {
-        MatrixAction::Message(message) => {
-            send(bridge, portal, &portal.ghost, *message, from, id).await.map(|_| ())
-        }
+        MatrixAction::Message(message) => send(bridge, at, *message, id).await.map(|_| ()),
         MatrixAction::React(reaction) => {
             let target = reaction.relates_to.event_id.clone();
-            let emoji = reaction.relates_to.key.clone();
-            if let Some(old) =
-                bridge.store.reaction_of(portal.room_id.as_str(), target.as_str(), from).await?
-            {
-                redact(bridge, portal, &old.event_id, &format!("{from}|{id}|replace")).await?;
-            }
-            let request = send_message_event::v3::Request::new(
-                portal.room_id.clone(),
-                txn_id_for(&format!("rm|{}|{from}|{id}", portal.owner)),
-                &reaction,
-            )
-            .map_err(|e| BridgeError::Serialize(e.to_string()))?;
-            let event_id = bridge.bot.as_user(&portal.ghost).send(request).await?.event_id;
+            let key = format!("rm|{}|{from}|{id}", portal.owner);
+            let room = &portal.room_id;
+            // A replay must not take its own reaction, sent before the crash, for an older one
+            // to replace: it would redact the very reaction it is about to confirm.
+            let sent_before = match at.replay {
+                true => once::find_sent(bridge, room, &portal.ghost, &key, &reaction).await?,
+                false => None,
+            };
+            let event_id = match sent_before {
+                Some(event_id) => event_id,
+                None => {
+                    if let Some(old) =
+                        bridge.store.reaction_of(room.as_str(), target.as_str(), from).await?
+                    {
+                        redact(bridge, portal, &old.event_id, &format!("{from}|{id}|replace"))
+                            .await?;
+                    }
+                    once::send(bridge, room, &portal.ghost, &key, &reaction, false).await?
+                }
+            };
             let row = ReactionRow {
-                room_id: portal.room_id.to_string(),
+                room_id: room.to_string(),
                 target_event_id: target.to_string(),
                 sender: from.to_owned(),
-                emoji,
+                emoji: reaction.relates_to.key.clone(),
                 event_id: event_id.to_string(),
             };
             bridge.store.upsert_reaction(&row).await?;
@@ -255,22 +278,25 @@ async fn mention_names(
     names
 }
 
-/// Sends a message as `sender` and records it as the gatekeeper message `(from, id)`.
+/// Sends a message as the contact's ghost and records it as the gatekeeper message
+/// `(from, id)`. A message recorded before (a replay after the crash that came between
+/// recording it and finishing its work item) is not sent again.
 async fn send(
     bridge: &Bridge,
-    portal: &Portal,
-    sender: &UserId,
+    at: &At<'_>,
     content: RoomMessageEventContent,
-    from: &str,
     id: &str,
 ) -> Result<OwnedEventId, BridgeError> {
-    let request = send_message_event::v3::Request::new(
-        portal.room_id.clone(),
-        txn_id_for(&format!("rm|{}|{from}|{id}", portal.owner)),
-        &content,
-    )
-    .map_err(|e| BridgeError::Serialize(e.to_string()))?;
-    let event_id = bridge.bot.as_user(sender).send(request).await?.event_id;
+    let (portal, from) = (at.portal, at.from);
+    if at.replay
+        && let Some(row) = find_event(bridge, portal, from, id).await?
+        && let Some(event_id) = row_event(&row)
+    {
+        return Ok(event_id);
+    }
+    let key = format!("rm|{}|{from}|{id}", portal.owner);
+    let event_id =
+        once::send(bridge, &portal.room_id, &portal.ghost, &key, &content, at.replay).await?;
     let row = MessageRow {
         room_id: portal.room_id.to_string(),
         event_id: event_id.to_string(),
@@ -305,13 +331,15 @@ pub async fn undecryptable(
     chat: &str,
     from: &str,
     id: &str,
+    replay: bool,
 ) -> Outcome {
     let result = async {
-        let portal = portal::ensure(bridge, owner, chat).await?;
+        let portal = portal::ensure(bridge, owner, chat, replay).await?;
         let notice = RoomMessageEventContent::notice_plain(
             "⚠️ A message from this contact could not be decrypted. Ask them to send it again.",
         );
-        send(bridge, &portal, &portal.ghost, notice, from, id).await.map(|_| ())
+        let at = At { portal: &portal, from, replay };
+        send(bridge, &at, notice, id).await.map(|_| ())
     }
     .await;
     outcome(result, "undecryptable message")
@@ -355,6 +383,7 @@ pub async fn identity_changed(
     owner: &UserId,
     contact: &str,
     key: &str,
+    replay: bool,
 ) -> Outcome {
     let result = async {
         let Some(portal) = portal::find(bridge, owner, contact).await? else { return Ok(()) };
@@ -362,7 +391,7 @@ pub async fn identity_changed(
             "🔐 This contact's security code changed: they may have reinstalled the app or \
              switched phones. Messages stay end-to-end encrypted.",
         );
-        portal::notice(bridge, &portal, notice, key).await
+        portal::notice(bridge, &portal, notice, key, replay).await
     }
     .await;
     outcome(result, "identity change")

@@ -29,8 +29,13 @@ pub fn message_id_for(event_id: &EventId) -> String {
     digest.iter().take(10).map(|b| format!("{b:02X}")).collect()
 }
 
-/// Applies one Matrix event of the portal.
-pub async fn apply(bridge: &Bridge, portal: &Portal, raw: &Raw<AnyTimelineEvent>) -> Outcome {
+/// Applies one Matrix event of the portal; `replay` says it was started before.
+pub async fn apply(
+    bridge: &Bridge,
+    portal: &Portal,
+    raw: &Raw<AnyTimelineEvent>,
+    replay: bool,
+) -> Outcome {
     let event = match raw.deserialize() {
         Ok(event) => event,
         Err(error) => {
@@ -38,13 +43,20 @@ pub async fn apply(bridge: &Bridge, portal: &Portal, raw: &Raw<AnyTimelineEvent>
             return Outcome::Done;
         }
     };
+    // No login here means logged out: at start every stored login is back in place before any
+    // queued work runs (`run.rs`), so a replay is not mistaken for one.
     let Some(login) = bridge.logins.get(portal.owner.as_str()) else {
         let text = format!(
             "Not sent: you are not logged in to {}. Send \"login\" to the bridge bot.",
             bridge.config.gatekeeper.network_name
         );
-        return failure_notice(bridge, portal, event.event_id(), &text).await;
+        return failure_notice(bridge, portal, event.event_id(), &text, replay).await;
     };
+    // The gatekeeper's capabilities are known only while the channel is open; degrading
+    // against the empty set of a login still connecting would drop what it cannot carry.
+    if bridge.logins.connected(portal.owner.as_str()).is_none() {
+        return Outcome::Later("the channel to the gatekeeper is not open".into());
+    }
     let result = match &event {
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
             MessageLikeEvent::Original(m),
@@ -75,15 +87,15 @@ pub async fn apply(bridge: &Bridge, portal: &Portal, raw: &Raw<AnyTimelineEvent>
     };
     match result {
         Ok(Sent::Nothing) | Ok(Sent::Delivered) => Outcome::Done,
-        Ok(Sent::Degraded(notice)) => notice_once(bridge, portal, &notice).await,
+        Ok(Sent::Degraded(notice)) => notice_once(bridge, portal, &notice, replay).await,
         Err(SendError::Later(reason)) => Outcome::Later(reason),
         Err(SendError::Refused(text)) => {
-            failure_notice(bridge, portal, event.event_id(), &text).await
+            failure_notice(bridge, portal, event.event_id(), &text, replay).await
         }
         Err(SendError::Bridge(BridgeError::Matrix(error))) => Outcome::Later(error.to_string()),
         Err(SendError::Bridge(BridgeError::Store(error))) => Outcome::Later(error.to_string()),
         Err(SendError::Bridge(error)) => {
-            failure_notice(bridge, portal, event.event_id(), &error.to_string()).await
+            failure_notice(bridge, portal, event.event_id(), &error.to_string(), replay).await
         }
     }
 }
@@ -311,19 +323,20 @@ async fn failure_notice(
     portal: &Portal,
     event_id: &EventId,
     text: &str,
+    replay: bool,
 ) -> Outcome {
     let mut content = RoomMessageEventContent::notice_plain(format!("⚠️ {text}"));
     content.relates_to =
         Some(Relation::Reply(ruma::events::relation::Reply::with_event_id(event_id.to_owned())));
     tracing::info!(%event_id, reason = text, "a message was not delivered");
-    match portal::notice(bridge, portal, content, &format!("failed|{event_id}")).await {
+    match portal::notice(bridge, portal, content, &format!("failed|{event_id}"), replay).await {
         Ok(()) => Outcome::Done,
         Err(error) => Outcome::Later(format!("cannot post the failure notice: {error}")),
     }
 }
 
 /// Tells the user about a degradation once per portal and kind, not on every edit.
-async fn notice_once(bridge: &Bridge, portal: &Portal, text: &str) -> Outcome {
+async fn notice_once(bridge: &Bridge, portal: &Portal, text: &str, replay: bool) -> Outcome {
     let key = format!("degraded|{}|{}|{text}", portal.owner, portal.remote_chat);
     match bridge.store.notice_sent(&key).await {
         Ok(true) => return Outcome::Done,
@@ -331,7 +344,7 @@ async fn notice_once(bridge: &Bridge, portal: &Portal, text: &str) -> Outcome {
         Err(error) => return Outcome::Later(error.to_string()),
     }
     let content = RoomMessageEventContent::notice_plain(format!("ℹ️ {text}"));
-    if let Err(error) = portal::notice(bridge, portal, content, &key).await {
+    if let Err(error) = portal::notice(bridge, portal, content, &key, replay).await {
         return Outcome::Later(format!("cannot post a notice: {error}"));
     }
     match bridge.store.mark_notice_sent(&key).await {

@@ -165,13 +165,30 @@ impl MatrixClient {
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         R::PathBuilder: PathInput,
     {
+        self.send_with(request, Retry::Transient).await
+    }
+
+    /// Sends one request, retrying the failures `retry` names.
+    pub async fn send_with<R>(
+        &self,
+        request: R,
+        retry: Retry,
+    ) -> Result<R::IncomingResponse, MatrixError>
+    where
+        R: OutgoingRequest,
+        R::EndpointError: IntoMatrixError,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        R::PathBuilder: PathInput,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self.send_once(request.clone()).await {
                 Ok(response) => return Ok(response),
                 Err(error) if attempt < MAX_ATTEMPTS => {
-                    let Some(delay) = retry_delay(&error, attempt) else { return Err(error) };
+                    let Some(delay) = retry_delay(&error, attempt, retry) else {
+                        return Err(error);
+                    };
                     tracing::warn!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying homeserver request");
                     tokio::time::sleep(delay).await;
                 }
@@ -213,9 +230,27 @@ impl MatrixClient {
     }
 }
 
+/// Which failures [`MatrixClient::send_with`] retries by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Rate limits, transport failures and server errors: right for reads, and for writes the
+    /// homeserver de-duplicates for as long as it runs (a `txnId`).
+    Transient,
+    /// Rate limits only. A transport failure or server error may come *after* the homeserver
+    /// stored the event (it restarted while answering); a blind retry then reaches a server
+    /// that forgot the `txnId` and stores it twice. The caller checks first (`bridge::once`).
+    RateLimitsOnly,
+}
+
 /// How long to wait before retrying `error`, or `None` when a retry would not help.
-fn retry_delay(error: &MatrixError, attempt: u32) -> Option<Duration> {
+fn retry_delay(error: &MatrixError, attempt: u32, retry: Retry) -> Option<Duration> {
     match error {
+        MatrixError::Transport(_) if retry == Retry::RateLimitsOnly => None,
+        MatrixError::Api(api)
+            if retry == Retry::RateLimitsOnly && api.status_code.is_server_error() =>
+        {
+            None
+        }
         MatrixError::Transport(_) => Some(backoff(attempt)),
         MatrixError::Api(api) => match api.error_kind() {
             Some(ErrorKind::LimitExceeded(data)) => Some(match data.retry_after {
@@ -241,6 +276,33 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api_error(status: u16, body: &str) -> MatrixError {
+        use ruma::api::EndpointError as _;
+        let response = http::Response::builder().status(status).body(body.as_bytes()).unwrap();
+        MatrixError::Api(ApiError::from_http_response(response))
+    }
+
+    #[test]
+    fn rate_limits_wait_as_asked_and_unsure_failures_are_left_to_the_caller() {
+        let limited = api_error(
+            429,
+            r#"{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":1500}"#,
+        );
+        assert_eq!(retry_delay(&limited, 1, Retry::Transient), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            retry_delay(&limited, 1, Retry::RateLimitsOnly),
+            Some(Duration::from_millis(1500))
+        );
+        let huge =
+            api_error(429, r#"{"errcode":"M_LIMIT_EXCEEDED","error":"x","retry_after_ms":600000}"#);
+        assert_eq!(retry_delay(&huge, 1, Retry::Transient), Some(MAX_RETRY_AFTER));
+        let down = api_error(502, r#"{"errcode":"M_UNKNOWN","error":"bad gateway"}"#);
+        assert_eq!(retry_delay(&down, 2, Retry::Transient), Some(backoff(2)));
+        assert_eq!(retry_delay(&down, 2, Retry::RateLimitsOnly), None);
+        let forbidden = api_error(403, r#"{"errcode":"M_FORBIDDEN","error":"no"}"#);
+        assert_eq!(retry_delay(&forbidden, 1, Retry::Transient), None);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -4,5 +4,5 @@ mod client;
 pub mod ghost_id;
 mod ghosts;
 
-pub use client::{ApiError, MatrixClient, MatrixError};
+pub use client::{ApiError, MatrixClient, MatrixError, Retry};
 pub use ghosts::{GhostError, Ghosts, register_appservice_user};

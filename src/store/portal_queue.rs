@@ -80,6 +80,21 @@ impl Store {
         }))
     }
 
+    /// Every portal with work queued since `since_ms` (to catch up on).
+    pub async fn portals_active_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT DISTINCT owner, remote_chat FROM portal_queue WHERE created_at >= $1",
+            )
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     pub async fn finish_portal_work(&self, seq: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE portal_queue SET done_at = $2 WHERE seq = $1")
@@ -91,7 +106,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn count_portal_work_attempt(&self, seq: i64) -> Result<(), StoreError> {
+    /// Counts an attempt at applying the work, before it runs: `attempts > 0` on an item read
+    /// later means it ran before (and may have taken effect in part).
+    pub async fn mark_portal_work_started(&self, seq: i64) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             sqlx::query("UPDATE portal_queue SET attempts = attempts + 1 WHERE seq = $1")
                 .bind(seq)

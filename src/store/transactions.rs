@@ -51,12 +51,22 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<StoredTransaction>, StoreError> {
+        self.pending_transactions_before(limit, i64::MAX).await
+    }
+
+    /// Like [`Self::pending_transactions`], only those received before `before_ms`.
+    pub async fn pending_transactions_before(
+        &self,
+        limit: i64,
+        before_ms: i64,
+    ) -> Result<Vec<StoredTransaction>, StoreError> {
         let rows = on_pool!(self, |pool| {
             sqlx::query(
                 "SELECT seq, txn_id, body FROM appservice_transactions
-                 WHERE processed_at IS NULL ORDER BY seq LIMIT $1",
+                 WHERE processed_at IS NULL AND received_at <= $2 ORDER BY seq LIMIT $1",
             )
             .bind(limit)
+            .bind(before_ms)
             .fetch_all(pool)
             .await?
             .into_iter()
@@ -70,6 +80,30 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?
         });
         Ok(rows)
+    }
+
+    /// The ids of the latest stored transactions, newest first (for
+    /// [`crate::appservice::txn_order`]).
+    pub async fn recent_transaction_ids(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT txn_id FROM appservice_transactions ORDER BY seq DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// When the last transaction arrived, if any is stored.
+    pub async fn last_transaction_received_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT received_at FROM appservice_transactions ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        }))
     }
 
     pub async fn mark_transaction_processed(&self, seq: i64) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
 //! The bridge binary as an admin runs it: configured from `config.example.yaml`, registered with
-//! `generate-registration`, started with `run`, and stopped with SIGTERM.
+//! `generate-registration`, started with `run`, and stopped with SIGTERM (or killed outright with
+//! SIGKILL, for fault injection).
 //!
 //! Tests use the real binary (not the library in-process) so that the command line, the config
 //! file, start-up, logging and shutdown are all exercised the way users meet them.
@@ -65,8 +66,16 @@ impl Bridge {
         self.dir.path().join("bridge.log")
     }
 
+    /// The whole log, every run of the process included. Lossy: a SIGKILL may cut a line in
+    /// the middle of a character.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        self.log_since(0)
+    }
+
+    /// The log from byte `offset` on.
+    fn log_since(&self, offset: usize) -> String {
+        let bytes = std::fs::read(self.log_path()).unwrap_or_default();
+        String::from_utf8_lossy(bytes.get(offset..).unwrap_or_default()).into_owned()
     }
 
     /// A value from the generated config, e.g. `as_token`.
@@ -104,7 +113,30 @@ impl Bridge {
 
     /// Starts `interop-bridge run` and waits until it says it is running.
     pub fn start(&mut self) -> anyhow::Result<()> {
+        let from = self.launch()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.log_since(from).contains("bridge is running") {
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                bail!("the bridge exited with {status} during start-up:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("the bridge did not start within 60 s:\n{}", self.log())
+    }
+
+    /// Starts `interop-bridge run` without waiting for it (to kill it during start-up).
+    /// Returns where this run's output begins in the log: the file is appended to across
+    /// restarts, so only what follows counts.
+    pub fn launch(&mut self) -> anyhow::Result<usize> {
+        if self.child.is_some() {
+            bail!("the bridge is already running");
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        let from = log.metadata()?.len() as usize;
         let child = Command::new(BIN)
             .args(["run", "--config"])
             .arg(self.config_path())
@@ -115,17 +147,22 @@ impl Bridge {
             .stderr(log)
             .spawn()?;
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if self.log().contains("bridge is running") {
-                return Ok(());
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                bail!("the bridge exited with {status} during start-up:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bail!("the bridge did not start within 60 s:\n{}", self.log())
+        Ok(from)
+    }
+
+    /// Whether the bridge process runs (it was started and not stopped or killed since).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills the bridge with SIGKILL, as a crash or the OOM killer would: no shutdown code runs,
+    /// whatever was in flight is cut off mid-way.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let mut child = self.child.take().context("the bridge is not running")?;
+        // `Child::kill` sends SIGKILL on Unix.
+        child.kill()?;
+        child.wait()?;
+        Ok(())
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -143,8 +143,10 @@ impl Contact {
         }
     }
 
-    /// Reconnects the device (after the gatekeeper restarted).
+    /// Reconnects the device (after the gatekeeper restarted). The device state is saved
+    /// first: the new session starts from what is on disk.
     pub async fn reconnect(&mut self) -> anyhow::Result<()> {
+        self.session.save()?;
         self.session = Session::connect_home(&self.home).await?;
         Ok(())
     }

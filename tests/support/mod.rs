@@ -10,6 +10,7 @@
 //! - `events`: small helpers for predicates over received events.
 //! - `actions`: what a Matrix user does besides messages (redact, typing, receipts, files).
 //! - `gatekeeper`: the reference gatekeeper in process, and native users (`gk`'s client).
+//! - `world`: all three wired together, and the Matrix users who log in through the bot.
 
 // Each test binary uses a different part of this module; unused parts are not a mistake.
 #![allow(dead_code, unused_imports)]
@@ -22,6 +23,7 @@ mod registration;
 mod synapse;
 mod sync;
 mod user;
+pub mod world;
 
 pub use bridge::{BIN as BRIDGE_BIN, Bridge};
 pub use events::message_body;

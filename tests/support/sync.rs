@@ -155,6 +155,21 @@ impl TestUser {
         found.with_context(|| format!("{} got no invite within {timeout:?}", self.user_id()))
     }
 
+    /// One `/sync` that waits up to `timeout` for something new, then hands over (and forgets)
+    /// every timeline event of `room` that no wait has taken, oldest first.
+    pub async fn take_timeline(
+        &mut self,
+        room: &RoomId,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Raw<AnySyncTimelineEvent>>> {
+        self.sync(timeout.min(MAX_POLL)).await?;
+        // Other rooms' events would pile up unread; this caller only ever reads `room`.
+        self.sync.ephemeral.clear();
+        let events = self.sync.timeline.remove(room).unwrap_or_default();
+        self.sync.timeline.clear();
+        Ok(events.into())
+    }
+
     /// Long-polls `/sync` until `take` finds something or `timeout` passes (then `None`).
     async fn wait_until<T>(
         &mut self,

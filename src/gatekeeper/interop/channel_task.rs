@@ -141,6 +141,12 @@ impl Actor {
 
     async fn open(&self, keys: &LoginKeys) -> Result<(Channel, ServerHello), Outcome> {
         let ctx = &self.ctx;
+        // Held until the handshake is over; the semaphore is never closed.
+        let _slot = ctx
+            .connect_slots
+            .acquire()
+            .await
+            .map_err(|_| lost("the connector is shutting down"))?;
         let info = ctx
             .info
             .get(&ctx.http, &ctx.address, self.refresh_info)

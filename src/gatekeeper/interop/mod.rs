@@ -79,6 +79,11 @@ pub struct Tuning {
     pub request_timeout: Duration,
     /// Lifetime of the tokens we sign for the gatekeeper.
     pub token_ttl_secs: u64,
+    /// How many channels may be opening (fetching info, handshaking) at once, over all logins.
+    /// When the gatekeeper comes back, or the bridge starts, every login wants to connect at
+    /// the same moment; jittered backoff spreads them, and this bound keeps the gatekeeper
+    /// (and our CPU, the Noise handshakes) from a storm however many logins there are.
+    pub max_concurrent_connects: usize,
 }
 
 impl Default for Tuning {
@@ -89,6 +94,7 @@ impl Default for Tuning {
             backoff_min: Duration::from_millis(100),
             request_timeout: Duration::from_secs(20),
             token_ttl_secs: 300,
+            max_concurrent_connects: 8,
         }
     }
 }
@@ -114,6 +120,8 @@ pub(crate) struct Context {
     pub jwks: GatekeeperJwks,
     /// The running channel task of each connected user.
     pub actors: Mutex<HashMap<String, ActorEntry>>,
+    /// Permits to open a channel (`Tuning::max_concurrent_connects`).
+    pub connect_slots: tokio::sync::Semaphore,
 }
 
 /// How to reach a running channel task.
@@ -206,6 +214,7 @@ impl InteropConnector {
             tuning: Tuning::default(),
             info: InfoCache::default(),
             actors: Mutex::new(HashMap::new()),
+            connect_slots: tokio::sync::Semaphore::new(Tuning::default().max_concurrent_connects),
         };
         Ok(Self {
             ctx: Arc::new(ctx),
@@ -217,6 +226,7 @@ impl InteropConnector {
     /// Replaces the timings (before the first `connect`).
     pub fn with_tuning(mut self, tuning: Tuning) -> Self {
         if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.connect_slots = tokio::sync::Semaphore::new(tuning.max_concurrent_connects.max(1));
             ctx.tuning = tuning;
         }
         self

@@ -60,7 +60,7 @@ impl Session {
                     ReceiptType::Unspecified => "unknown",
                 };
                 events.push(Event::Receipt { from, chat, ids, receipt: receipt.into() });
-                self.channel.send(&Stanza::Ack(ack)).await?;
+                self.confirm(Stanza::Ack(ack)).await;
             }
             Stanza::Notification(n) => {
                 let ack = Ack {
@@ -75,7 +75,7 @@ impl Session {
                 if let Some(body) = n.body {
                     self.on_notification(body, &mut events);
                 }
-                self.channel.send(&Stanza::Ack(ack)).await?;
+                self.confirm(Stanza::Ack(ack)).await;
                 if let Some(remaining) = low {
                     self.top_up_keys(remaining).await?;
                 }
@@ -217,22 +217,38 @@ impl Session {
         self.mark_seen(key);
         self.state.senders.insert(m.id.clone(), sender);
         self.autosave()?;
-        self.delivered(&m).await
+        let receipt = self.delivered_receipt(&m);
+        self.confirm(receipt).await;
+        Ok(())
+    }
+
+    /// Sends a confirmation for a stanza whose events are already taken (and, for a message,
+    /// marked seen and saved). If it cannot go, the channel is broken: the caller's next read
+    /// says so, and the gatekeeper delivers the stanza again on the next connection, where it
+    /// is confirmed without being shown twice. Failing here instead would lose the events.
+    async fn confirm(&mut self, stanza: Stanza) {
+        if let Err(e) = self.channel.send(&stanza).await {
+            tracing::debug!(error = %e, "could not confirm a stanza; it comes again");
+        }
     }
 
     /// Confirms a message. The server's ack for it is not awaited (it only
     /// matters on failure, which the next connection repairs by redelivery).
     async fn delivered(&mut self, m: &MessageStanza) -> Result<(), ClientError> {
+        let receipt = self.delivered_receipt(m);
+        Ok(self.channel.send(&receipt).await?)
+    }
+
+    fn delivered_receipt(&self, m: &MessageStanza) -> Stanza {
         let group = m.kind == MessageKind::Group as i32;
-        let r = Receipt {
+        Stanza::Receipt(Receipt {
             id: m.id.clone(),
             to: m.from.clone(),
             participant: if group { m.participant.clone() } else { String::new() },
             r#type: ReceiptType::Delivered as i32,
             timestamp: interop_proto::now_ms(),
             ..Default::default()
-        };
-        Ok(self.channel.send(&Stanza::Receipt(r)).await?)
+        })
     }
 
     /// Decrypts a message's parts meant for us.

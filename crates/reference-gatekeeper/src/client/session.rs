@@ -134,8 +134,9 @@ impl Session {
         &mut self.e2ee
     }
 
-    /// By default every handled message is saved at once (crash-safe, a
-    /// file write each); benchmarks turn that off and call [`Self::save`].
+    /// By default every handled message and every encryption is saved at
+    /// once (crash-safe, a file write each); benchmarks turn that off and
+    /// call [`Self::save`].
     pub fn set_autosave(&mut self, on: bool) {
         self.autosave = on;
     }
@@ -145,10 +146,21 @@ impl Session {
     }
 
     /// Handles everything that arrived while requests waited for answers.
+    ///
+    /// Stops at the first stanza that fails. The events of the stanzas before it are returned
+    /// all the same (they are handled and confirmed; dropping them would lose them for good);
+    /// the error is returned only when there are none, and otherwise shows at the next read.
     pub async fn process_backlog(&mut self) -> Result<Vec<super::Event>, ClientError> {
         let mut events = Vec::new();
         while let Some(s) = self.backlog.pop_front() {
-            events.extend(self.handle(s).await?);
+            match self.handle(s).await {
+                Ok(more) => events.extend(more),
+                Err(e) if events.is_empty() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a stanza of the backlog failed");
+                    break;
+                }
+            }
         }
         Ok(events)
     }
@@ -272,6 +284,9 @@ impl Session {
         self.ensure_session(to).await?;
         let envelope = Envelope { content: Some(content), ..Default::default() }.encode_padded();
         let enc = self.e2ee.encrypt(to, &envelope)?;
+        // Saved before the ciphertext leaves: a device that restarts must never reuse this
+        // ratchet step (the peer would refuse a second message on it).
+        self.autosave()?;
         let m = MessageStanza {
             id: id.clone(),
             to: to.to_owned(),
@@ -295,6 +310,7 @@ impl Session {
         let id = super::new_message_id();
         let envelope = Envelope { content: Some(content), ..Default::default() }.encode_padded();
         let enc = self.e2ee.encrypt(to, &envelope)?;
+        self.autosave()?;
         let m = MessageStanza {
             id: id.clone(),
             to: to.to_owned(),
@@ -369,6 +385,7 @@ impl Session {
         }
         let env = Envelope { content: Some(content), ..Default::default() }.encode_padded();
         enc.push(self.e2ee.encrypt_group(group, &env)?);
+        self.autosave()?;
         let m = MessageStanza {
             id: id.clone(),
             to: group.to_owned(),
