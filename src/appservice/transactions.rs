@@ -1,9 +1,10 @@
 //! `PUT /_matrix/app/v1/transactions/{txnId}`: the homeserver pushes events to us.
 //!
-//! The body is validated, written to the store, and only then acknowledged; processing happens
-//! afterwards in the bridge's transaction worker. A retry of a stored transaction is answered
-//! 200 without being stored or processed again. A numbered transaction that overtook an earlier
-//! one is refused until the earlier one came ([`super::txn_order`]).
+//! The body is validated (as ruma reads it and as the worker will), written to the store, and
+//! only then acknowledged; processing happens afterwards in the bridge's transaction worker. A
+//! retry of a stored transaction is answered 200 without being stored or processed again. A
+//! numbered transaction that overtook an earlier one is refused until the earlier one came
+//! ([`super::txn_order`]).
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -12,7 +13,7 @@ use ruma::api::appservice::event::push_events;
 use serde_json::{Value, json};
 
 use super::{AppserviceState, error::MatrixHttpError, ruma_request::Ruma, txn_order::Admission};
-use crate::store::TransactionInsert;
+use crate::{bridge::transaction::TransactionBody, store::TransactionInsert};
 
 pub async fn push_transaction(
     State(state): State<Arc<AppserviceState>>,
@@ -26,9 +27,16 @@ pub async fn push_transaction(
             "The bridge is shutting down",
         ));
     }
-    let not_object = |raw: &str| !raw.trim_start().starts_with('{');
-    if request.events.iter().any(|e| not_object(e.json().get()))
-        || request.ephemeral.iter().any(|e| not_object(e.json().get()))
+    // ruma accepted it, so the body is valid JSON and therefore valid UTF-8.
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| MatrixHttpError::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", e.to_string()))?;
+    // Read again as the worker will: it also reads the legacy ephemeral list, which ruma
+    // ignores. A body the worker could not read would be stored and then skipped with every
+    // event in it, so it is refused here instead.
+    let parsed = TransactionBody::parse(text).map_err(|e| MatrixHttpError::from_json(&e))?;
+    let not_object = |raw: &serde_json::value::RawValue| !raw.get().trim_start().starts_with('{');
+    if parsed.events.iter().any(|e| not_object(e.json()))
+        || parsed.ephemeral().iter().any(|e| not_object(e.json()))
     {
         return Err(MatrixHttpError::new(
             StatusCode::BAD_REQUEST,
@@ -36,9 +44,6 @@ pub async fn push_transaction(
             "Every event must be a JSON object",
         ));
     }
-    // ruma accepted it, so the body is valid JSON and therefore valid UTF-8.
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| MatrixHttpError::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", e.to_string()))?;
     let txn_id = request.txn_id.as_str();
     if let Admission::Wait { missing } = state.order.admit(txn_id, std::time::Instant::now()) {
         tracing::info!(

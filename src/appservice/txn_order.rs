@@ -20,8 +20,10 @@ use std::{
 };
 
 /// How long a gap may hold transactions back before the check gives up on this homeserver.
-/// Synapse's recoverer retries after 2 s, then 4, 8, 16…; this covers several rounds.
-pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// Synapse's recoverer retries after 2 s, then 4 and 8; a gap still open after that is more
+/// likely a transaction this bridge never sees (seen after a restart) than one on its way, and
+/// holding everything behind it longer would stall every chat.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// What to do with an arriving transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

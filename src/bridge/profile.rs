@@ -1,7 +1,8 @@
 //! Ghost profiles: the contact's display name and avatar, kept in sync with the gatekeeper.
 //!
 //! A profile is fetched when a portal opens and again when a message arrives after it has
-//! gone stale. The avatar is uploaded to the homeserver only when its source changed.
+//! gone stale. The avatar is uploaded to the homeserver only when its source changed, and is
+//! downloaded only from the gatekeeper's media host (the connector's `is_media_url`).
 
 use ruma::{
     OwnedMxcUri, UserId,
@@ -97,6 +98,8 @@ fn display_name(bridge: &Bridge, contact: &Contact, remote_id: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 enum AvatarError {
+    #[error("{0:?} is not a URL on the gatekeeper's media host; not downloaded")]
+    NotMediaHost(String),
     #[error("download failed: {0}")]
     Download(#[from] reqwest::Error),
     #[error("avatar larger than {MAX_AVATAR_BYTES} bytes")]
@@ -110,7 +113,8 @@ async fn mirror_avatar(
     ghost: &UserId,
     source: &str,
 ) -> Result<OwnedMxcUri, AvatarError> {
-    let response = bridge.http.get(source).send().await?.error_for_status()?;
+    let url = avatar_url(&*bridge.connector, source)?;
+    let response = bridge.http.get(url).send().await?.error_for_status()?;
     if response.content_length().is_some_and(|len| len as usize > MAX_AVATAR_BYTES) {
         return Err(AvatarError::TooLarge);
     }
@@ -128,4 +132,29 @@ async fn mirror_avatar(
         content_type: Some(mime),
     });
     Ok(bridge.bot.as_user(ghost).send(request).await?.content_uri)
+}
+
+/// The avatar's URL, if the gatekeeper's media host serves it.
+fn avatar_url(
+    connector: &dyn crate::gatekeeper::GatekeeperConnector,
+    source: &str,
+) -> Result<url::Url, AvatarError> {
+    url::Url::parse(source)
+        .ok()
+        .filter(|url| connector.is_media_url(url))
+        .ok_or_else(|| AvatarError::NotMediaHost(source.chars().take(200).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gatekeeper::unconfigured::Unconfigured;
+
+    #[test]
+    fn avatars_come_only_from_the_gatekeepers_media_host() {
+        let none = Unconfigured { network_name: "WhatsApp".into() };
+        for source in ["http://127.0.0.1:9/avatar", "file:///etc/passwd", "not a url", ""] {
+            assert!(matches!(avatar_url(&none, source), Err(AvatarError::NotMediaHost(_))));
+        }
+    }
 }

@@ -117,6 +117,9 @@ pub const COMMANDS: &[Command] = &[
     },
 ];
 
+/// How much of an unknown command's name the answer repeats.
+const MAX_ECHO: usize = 40;
+
 /// Runs the command line `text` for `sender` and returns the bot's answer.
 pub async fn run(
     bridge: &Arc<Bridge>,
@@ -129,8 +132,13 @@ pub async fn run(
     let Some(name) = words.next() else { return help::render(bridge, level) };
     let name = name.to_lowercase();
     let Some(command) = COMMANDS.iter().find(|c| c.name == name) else {
+        // Echo only the start of what was typed: the word can be as long as the message.
+        let mut shown: String = name.chars().take(MAX_ECHO).collect();
+        if shown.len() < name.len() {
+            shown.push('…');
+        }
         return RoomMessageEventContent::notice_plain(format!(
-            "Unknown command \"{name}\". Send \"help\" for the list of commands."
+            "Unknown command \"{shown}\". Send \"help\" for the list of commands."
         ));
     };
     if level < command.level {

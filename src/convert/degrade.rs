@@ -15,12 +15,15 @@
 //! | reaction revoke | `reaction_revoke` (or `reactions`) | nothing; notice |
 //! | media | `media` | its caption and `[kind: file name]` as text; notice |
 //! | reply | `replies` | the message without `in_reply_to`, silently |
+//!
+//! A message the additions would take past the 64 KiB text limit is not sent (with a notice);
+//! HTML that would pass it is dropped, as the text says the same.
 
 use interop_proto::content::MediaKind;
 use interop_proto::{Capability, CapabilitySet};
 
 use super::html_subset::escape_text;
-use super::matrix_to_remote::OutgoingMessage;
+use super::matrix_to_remote::{MAX_TEXT, OutgoingMessage};
 use super::media::kind_label;
 use super::prefix;
 
@@ -48,6 +51,10 @@ pub fn degrade(caps: &CapabilitySet, message: OutgoingMessage, network: &str) ->
     let has = |c: Capability| caps.contains(&c);
     let mut message = message;
     let content = &mut message.content;
+    if !has(Capability::Replies) {
+        // Quoting would need the original's text; the message stands well enough alone.
+        content.in_reply_to = None;
+    }
 
     if let Some(reaction) = &content.reaction {
         if reaction.revoke && !(has(Capability::Reactions) && has(Capability::ReactionRevoke)) {
@@ -74,7 +81,8 @@ pub fn degrade(caps: &CapabilitySet, message: OutgoingMessage, network: &str) ->
     let mut notice = None;
     if content.replaces.is_some() && !has(Capability::Edits) {
         // The correction becomes a new message, pointing at the original when replies exist.
-        content.in_reply_to = content.replaces.take();
+        let original = content.replaces.take();
+        content.in_reply_to = original.filter(|_| has(Capability::Replies));
         prefix::prepend(content, "* ");
         notice = Some(format!(
             "{network} does not support edits; your correction was sent as a new message"
@@ -111,9 +119,16 @@ pub fn degrade(caps: &CapabilitySet, message: OutgoingMessage, network: &str) ->
         ));
     }
 
-    if !has(Capability::Replies) {
-        // Quoting would need the original's text; the message stands well enough alone.
-        message.content.in_reply_to = None;
+    // What was added above may take a message at the limit over it (§8.2).
+    let content = &mut message.content;
+    if content.html.len() > MAX_TEXT {
+        content.html.clear(); // the text says the same
+    }
+    if content.text.len() > MAX_TEXT {
+        return Degraded::dropped(format!(
+            "Your message was not sent: in the form {network} can take, it would be longer than \
+             64 KiB"
+        ));
     }
     Degraded { send: Some(message), notice }
 }

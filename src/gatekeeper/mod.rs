@@ -42,6 +42,10 @@ pub enum GatekeeperError {
     /// The login is no longer valid (un-enlisted, credentials refused): log in again.
     #[error("the gatekeeper ended this login: {0}")]
     LoggedOut(String),
+    /// A URL a contact's message or profile names is not on the gatekeeper's media host, so
+    /// it was not fetched.
+    #[error("{0} is not the gatekeeper's media host; not downloaded from there")]
+    NotMediaHost(String),
     #[error("gatekeeper error: {0}")]
     Other(String),
 }
@@ -157,6 +161,14 @@ pub trait GatekeeperConnector: Send + Sync {
     /// Wakes the connection of `matrix_user_id` at once if it is waiting to reconnect
     /// (the gatekeeper pushed: messages wait for it). Returns false for an unknown user.
     async fn wake(&self, matrix_user_id: &str) -> bool;
+
+    /// Whether `url` is on the gatekeeper's media host: the only place the bridge downloads a
+    /// contact's media or avatar from. A message or profile could name any URL, including
+    /// services inside the bridge's own network; those are never fetched. None by default.
+    fn is_media_url(&self, url: &url::Url) -> bool {
+        let _ = url;
+        false
+    }
 }
 
 /// Where a login's events go: the bridge. Returning `Ok` means the event is stored durably.

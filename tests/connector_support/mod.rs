@@ -8,7 +8,7 @@
 //! - `handler`: a `RemoteEventHandler` that records every event and can be told to fail.
 //! - `native`: native gatekeeper users played by the reference client.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod env;
 mod handler;

@@ -11,6 +11,9 @@
 //! - `actions`: what a Matrix user does besides messages (redact, typing, receipts, files).
 //! - `gatekeeper`: the reference gatekeeper in process, and native users (`gk`'s client).
 //! - `world`: all three wired together, and the Matrix users who log in through the bot.
+//! - `secrets`: the check that a bridge's log holds none of its secrets.
+//! - `fake_homeserver`: a stand-in homeserver that records the bridge's calls, for tests that
+//!   push hand-made (hostile) transactions to the bridge binary.
 
 // Each test binary uses a different part of this module; unused parts are not a mistake.
 #![allow(dead_code, unused_imports)]
@@ -18,8 +21,10 @@
 mod actions;
 mod bridge;
 mod events;
+pub mod fake_homeserver;
 pub mod gatekeeper;
 mod registration;
+pub mod secrets;
 mod synapse;
 mod sync;
 mod user;

@@ -65,14 +65,7 @@ impl World {
         self.passed = true;
         let status = tokio::task::block_in_place(|| self.bridge.terminate())?;
         assert!(status.success(), "exit status after SIGTERM: {status}");
-        let log = self.bridge.log();
-        for secret in ["as_token", "hs_token", "pickle_key"] {
-            assert!(
-                !log.contains(&self.bridge.config_value(secret)?),
-                "{secret} leaked into the log"
-            );
-        }
-        Ok(())
+        super::secrets::assert_none_in_log(&self.bridge)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Hostile input on the chat port: garbage before the handshake, a text
-//! WebSocket message, a broken Noise message, a malformed frame and an
-//! oversized frame each end that connection; everyone else is unaffected.
+//! WebSocket message, a broken Noise message, a malformed frame, an
+//! oversized frame, and a replayed or reordered record each end that
+//! connection; everyone else is unaffected.
 
 mod support;
 
@@ -145,5 +146,52 @@ async fn hostile_connections_are_closed_and_others_keep_working() {
     // And Eve can still log in properly.
     let mut eve = Session::connect_home(&eve_home).await.unwrap();
     eve.send_content("491701234567@native", Content::text("hi")).await.unwrap();
+    gk.shutdown().await;
+}
+
+/// A valid record of a harmless stanza (typing towards `to`), sealed with the next nonce.
+fn typing_record(noise: &mut snow::TransportState, to: &str) -> Vec<u8> {
+    use interop_proto::stanza::{ChatState, ChatStateKind, Stanza};
+    let state =
+        ChatState { to: to.into(), state: ChatStateKind::Composing as i32, ..Default::default() };
+    let mut plain = vec![0u8];
+    plain.extend(interop_proto::frame::encode(&Stanza::ChatState(state)));
+    let mut buf = vec![0u8; 65535];
+    let n = noise.write_message(&plain, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_and_reordered_records_end_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let gk =
+        reference_gatekeeper::start(support::config(&dir.path().join("gk"), vec![])).await.unwrap();
+    let url = gk.chat_url();
+    let anna_home = native(&gk, &dir.path().join("anna"), "+491701234567", "Anna").await;
+    let eve_home = native(&gk, &dir.path().join("eve"), "+491705555555", "Eve").await;
+    let mut anna = Session::connect_home(&anna_home).await.unwrap();
+    let anna_id = anna.user().to_owned();
+
+    // A record captured on the wire and sent again: its nonce is used up.
+    let (mut ws, mut noise) = handshake(&url, &eve_home).await;
+    let record = typing_record(&mut noise, &anna_id);
+    ws.send(Message::Binary(record.clone().into())).await.unwrap();
+    collect(&mut anna, 1, 10, |e| matches!(e, Event::Typing { .. })).await;
+    ws.send(Message::Binary(record.into())).await.unwrap();
+    assert!(closed_soon(&mut ws).await, "a replayed record was accepted");
+
+    // Two records delivered in the wrong order: the first to arrive does not decrypt.
+    let (mut ws, mut noise) = handshake(&url, &eve_home).await;
+    let first = typing_record(&mut noise, &anna_id);
+    let second = typing_record(&mut noise, &anna_id);
+    ws.send(Message::Binary(second.into())).await.unwrap();
+    let _ = ws.send(Message::Binary(first.into())).await;
+    assert!(closed_soon(&mut ws).await, "a reordered record was accepted");
+
+    // The replay did not reach Anna, and her channel still works.
+    let mut eve = Session::connect_home(&eve_home).await.unwrap();
+    let sent = eve.send_content(&anna_id, Content::text("after the replay")).await.unwrap();
+    let got = collect(&mut anna, 1, 10, |e| matches!(e, Event::Message { .. })).await;
+    assert!(matches!(&got[0], Event::Message { id, .. } if *id == sent.id));
     gk.shutdown().await;
 }

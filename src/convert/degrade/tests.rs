@@ -149,3 +149,44 @@ fn typing_and_receipts() {
     assert!(!allows_read_receipts(&without(&[Capability::ReadReceipts])));
     assert!(allows_typing(&without(&[Capability::ReadReceipts])));
 }
+
+#[test]
+fn what_degradation_adds_never_takes_a_message_past_the_text_limit() {
+    use crate::convert::MAX_TEXT;
+    // An edit of the longest text the protocol allows: "* " would push it over.
+    let mut long_edit = Content { replaces: Some(msg_ref("m1")), ..Content::text("a") };
+    long_edit.text = "a".repeat(MAX_TEXT);
+    let d = degrade(&without(&[Capability::Edits]), long_edit.into(), NET);
+    assert!(d.send.is_none(), "sent as {} bytes", sent(&d).text.len());
+    assert!(d.notice.as_deref().is_some_and(|n| n.contains("64 KiB")), "{:?}", d.notice);
+
+    // A long caption with HTML: the line naming the file fits in the text, the HTML is dropped
+    // (the text says the same), and the result is valid content.
+    let mut m = photo(&"b".repeat(MAX_TEXT - 30));
+    m.content.html = format!("<p>{}</p>", "b".repeat(MAX_TEXT - 10));
+    let d = degrade(&without(&[Capability::Media]), m, NET);
+    let c = sent(&d);
+    assert!(c.text.ends_with("[image: cat.jpg]") && c.text.len() <= MAX_TEXT, "{}", c.text.len());
+    assert!(c.html.is_empty());
+    assert!(c.validate().is_ok());
+
+    // A caption at the limit: the file's line cannot be added; nothing is sent, and the user
+    // hears why.
+    let d = degrade(&without(&[Capability::Media]), photo(&"c".repeat(MAX_TEXT)), NET);
+    assert!(d.send.is_none() && d.notice.is_some());
+}
+
+#[test]
+fn no_kind_of_content_keeps_a_reply_without_the_replies_capability() {
+    // Found by the `degrade` fuzz target: a delete may carry `in_reply_to` (it is valid), and
+    // deletes returned before replies were looked at.
+    let delete = Content {
+        in_reply_to: Some(msg_ref("m0")),
+        ..Content { version: 1, delete: Some(msg_ref("m1")), ..Default::default() }
+    };
+    assert!(delete.validate().is_ok());
+    let d = degrade(&without(&[Capability::Replies]), delete.into(), NET);
+    assert_eq!(sent(&d).in_reply_to, None);
+    let d = degrade(&without(&[Capability::Replies, Capability::Edits]), edit(), NET);
+    assert_eq!((sent(&d).in_reply_to.as_ref(), sent(&d).replaces.as_ref()), (None, None));
+}

@@ -308,6 +308,7 @@ impl Conn<'_> {
     async fn on_ib(&mut self, ib: Ib) {
         match ib.body {
             Some(IbBody::ServerInfo(info)) => {
+                self.actor.ctx.media_hosts.announce(&info.media_host);
                 self.capabilities(CapabilitySet::from_wire(&info.capabilities)).await
             }
             Some(IbBody::OfflinePending(p)) => {

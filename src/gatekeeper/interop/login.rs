@@ -130,6 +130,19 @@ impl InteropLogin {
         self.state.is_connected()
     }
 
+    /// A profile's avatar URL, if there is one on the gatekeeper's media host; any other is
+    /// dropped, so the bridge never fetches it.
+    fn media_url(&self, url: &str) -> Option<String> {
+        if url.is_empty() {
+            return None;
+        }
+        if url::Url::parse(url).is_ok_and(|parsed| self.ctx.media_hosts.allows(&parsed)) {
+            return Some(url.to_owned());
+        }
+        tracing::warn!(user = %self.user, "ignored an avatar URL that is not on the gatekeeper's media host");
+        None
+    }
+
     /// Sends a command to the channel task and waits for its answer.
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, GatekeeperError> {
         let down = || {
@@ -218,7 +231,7 @@ impl GatekeeperLogin for InteropLogin {
             IqAnswer::Profile(p) => Ok(Contact {
                 remote_id: if p.user.is_empty() { remote_id.to_owned() } else { p.user },
                 display_name: p.display_name,
-                avatar_url: Some(p.avatar_url).filter(|url| !url.is_empty()),
+                avatar_url: self.media_url(&p.avatar_url),
             }),
             IqAnswer::Error(e) => Err(refusal(&e, remote_id)),
             _ => Err(unexpected("a profile query")),

@@ -118,6 +118,8 @@ pub(crate) struct Context {
     pub tuning: Tuning,
     pub info: InfoCache,
     pub jwks: GatekeeperJwks,
+    /// Where native media and avatars may be downloaded from.
+    pub media_hosts: media::MediaHosts,
     /// The running channel task of each connected user.
     pub actors: Mutex<HashMap<String, ActorEntry>>,
     /// Permits to open a channel (`Tuning::max_concurrent_connects`).
@@ -204,6 +206,7 @@ impl InteropConnector {
         let ctx = Context {
             network_name: config.network_name.clone(),
             jwks: GatekeeperJwks::new(&address),
+            media_hosts: media::MediaHosts::new(&address),
             address,
             gatekeeper_id: config.gatekeeper_id.clone(),
             partner_id: config.partner_id.clone(),
@@ -348,6 +351,10 @@ impl GatekeeperConnector for InteropConnector {
             commands,
             state,
         )))
+    }
+
+    fn is_media_url(&self, url: &Url) -> bool {
+        self.ctx.media_hosts.allows(url)
     }
 
     async fn wake(&self, matrix_user_id: &str) -> bool {

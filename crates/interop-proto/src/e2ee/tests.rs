@@ -131,3 +131,20 @@ fn garbage_ciphertext_is_an_error() {
         assert!(a.decrypt_group("g", "x", &enc).is_err());
     }
 }
+
+#[test]
+fn a_replayed_message_is_not_decrypted_again() {
+    let (mut a, mut b) = pair();
+    a.start_session("b", &b.fresh_bundle()).unwrap();
+    let first = a.encrypt("b", b"pre-key message").unwrap();
+    assert_eq!(dec(&mut b, "a", &first), b"pre-key message");
+    assert_eq!(dec(&mut a, "b", &b.encrypt("a", b"reply").unwrap()), b"reply");
+    let later = a.encrypt("b", b"normal message").unwrap();
+    assert_eq!(later.r#type, crate::stanza::EncType::Msg as i32);
+    assert_eq!(dec(&mut b, "a", &later), b"normal message");
+    // Sent again (a replay on the wire, or a resend): their keys are used up.
+    assert!(b.decrypt("a", &first).is_err(), "a pre-key message decrypted twice");
+    assert!(b.decrypt("a", &later).is_err(), "a message decrypted twice");
+    // And the session goes on.
+    assert_eq!(dec(&mut b, "a", &a.encrypt("b", b"next").unwrap()), b"next");
+}
