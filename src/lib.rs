@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod gatekeeper;
+pub mod http_client;
 pub mod logging;
 pub mod matrix;
 pub mod run;

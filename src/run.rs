@@ -67,12 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let partner = PartnerEndpoints::new(&config.gatekeeper.partner_base, partner_signer.clone())
         .context("gatekeeper.partner_base is not a URL")?;
 
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let http = crate::http_client::build().context("cannot build the HTTP client")?;
     // The interop connector, when a gatekeeper is configured; it serves push and media on the
     // partner endpoints. Logins and portals (src/bridge) are to take it from here.
     let connector = match config.gatekeeper.address.as_str() {

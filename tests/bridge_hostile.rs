@@ -280,3 +280,21 @@ async fn only_permitted_users_and_portal_owners_are_served_and_own_events_never_
     w.stop()?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_delivered_again_is_run_and_answered_once() -> anyhow::Result<()> {
+    let mut w = World::start().await?;
+    // The same event in a second transaction: what a replay after a crash looks like.
+    let ping = w.text(MANAGEMENT, ALICE, "ping");
+    w.push(json!({"events": [ping.clone()]})).await?;
+    w.hs.wait_for_message(MANAGEMENT, "Pong").await?;
+    w.push(json!({"events": [ping]})).await?;
+    let version = w.text(MANAGEMENT, ALICE, "version");
+    w.push(json!({"events": [version]})).await?;
+    w.hs.wait_for_message(MANAGEMENT, "interop-bridge").await?;
+    let pongs = w.messages_in(MANAGEMENT).into_iter().filter(|(_, b)| b.contains("Pong")).count();
+    assert_eq!(pongs, 1, "the command ran again: {:?}", w.messages_in(MANAGEMENT));
+    let log = w.stop()?;
+    assert!(log.contains("command answered before the restart"), "{log}");
+    Ok(())
+}

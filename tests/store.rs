@@ -239,6 +239,11 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         let media = store.partner_media("ref_1").await.unwrap().unwrap();
         assert_eq!((media.owner.as_str(), media.bytes.as_slice()), (user, &b"blob"[..]));
         assert!(store.partner_media("ref_2").await.unwrap().is_none(), "{name}");
+        store.insert_partner_media("ref_old", user, b"old").await.unwrap();
+        assert_eq!(store.prune_partner_media(media.created_at - 1).await.unwrap(), 0, "{name}");
+        assert_eq!(store.prune_partner_media(i64::MAX).await.unwrap(), 2, "{name}");
+        assert!(store.partner_media("ref_old").await.unwrap().is_none(), "{name}");
+        store.insert_partner_media("ref_1", user, b"blob").await.unwrap();
 
         assert_eq!(store.prune_remote_seen(0).await.unwrap(), 0, "{name}");
         assert!(store.delete_login(user).await.unwrap(), "{name}");

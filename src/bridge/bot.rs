@@ -92,18 +92,26 @@ async fn on_text(
         (None, true) => body.trim(),
         (None, false) => return Ok(()),
     };
+    let key = format!("{event_id}:reply");
+    // A transaction replayed after a crash must not run its commands again (a second login, a
+    // second chat). Only a crash between running one and recording it can still repeat it.
+    if bridge.store.notice_sent(&key).await? {
+        tracing::debug!(event_id, "command answered before the restart; not run again");
+        return Ok(());
+    }
     let level = bridge.permission_level(sender);
     let reply = if level < PermissionLevel::User {
         refusal(bridge)
     } else {
         commands::run(bridge, room_id, sender, level, command).await
     };
-    let key = format!("{event_id}:reply");
     // In a portal the bot is not a member: the contact's ghost answers instead.
     match super::portal::by_room(bridge, room_id).await {
-        Ok(Some(portal)) => super::portal::notice(bridge, &portal, reply, &key, false).await,
-        _ => Ok(bridge.send_bot_notice(room_id, reply, &key).await?),
+        Ok(Some(portal)) => super::portal::notice(bridge, &portal, reply, &key, true).await?,
+        _ => bridge.send_bot_notice(room_id, reply, &key).await?,
     }
+    bridge.store.mark_notice_sent(&key).await?;
+    Ok(())
 }
 
 /// Whether a message body is a prefixed bot command (kept off the gatekeeper).

@@ -9,8 +9,8 @@
 //! the bridge itself (re)started — the transaction worker catches up before it goes on: it first
 //! applies the transactions stored before that moment (their events are older than any the
 //! homeserver could have dropped), then reads every recently active portal's events since a
-//! little before that moment over `/messages` and queues those of the owner that the bridge has
-//! not seen (the portal queue's de-duplication key makes the known ones no-ops), in timeline
+//! little before that moment over `/messages` and queues those to bridge (the owner's, relayed
+//! ones; the same checks as for pushed events) that the bridge has not seen (the portal queue's de-duplication key makes the known ones no-ops), in timeline
 //! order, and only then takes the transactions that came since. A dropped event thus takes its
 //! place before everything written after it; events the homeserver still holds for the bridge
 //! (its backlog after an outage of the bridge) are queued in order too, and their transactions
@@ -26,7 +26,7 @@ use ruma::{
 };
 use tokio::sync::{Notify, watch};
 
-use super::{Bridge, BridgeError, portal, work::PortalWork};
+use super::{Bridge, BridgeError, portal};
 use crate::{matrix::Retry, store::now_ms};
 
 /// Events older than this before the moment the homeserver may have dropped events are not
@@ -93,7 +93,7 @@ impl CatchUp {
     }
 }
 
-/// Queues the owner events of every recently active portal that the bridge has not seen.
+/// Queues the bridged events of every recently active portal that the bridge has not seen.
 pub async fn run(bridge: &Arc<Bridge>, since_ms: i64) -> Result<(), BridgeError> {
     let from_ms = (since_ms - LOOK_BACK_MS).max(now_ms() - NEVER_BEFORE_MS);
     let portals = bridge.store.portals_active_since(from_ms - ACTIVE_WITHIN_MS).await?;
@@ -101,9 +101,7 @@ pub async fn run(bridge: &Arc<Bridge>, since_ms: i64) -> Result<(), BridgeError>
     for (owner, chat) in portals {
         let Ok(owner) = UserId::parse(&owner) else { continue };
         let Some(portal) = portal::find(bridge, &owner, &chat).await? else { continue };
-        let events = match owner_events(bridge, &portal.room_id, &portal.ghost, &owner, from_ms)
-            .await
-        {
+        let events = match user_events(bridge, &portal.room_id, &portal.ghost, from_ms).await {
             Ok(events) => events,
             // This room will refuse again (the ghost left it…): do not hold up every other.
             Err(BridgeError::Matrix(error)) if is_refusal(&error) => {
@@ -113,17 +111,19 @@ pub async fn run(bridge: &Arc<Bridge>, since_ms: i64) -> Result<(), BridgeError>
             Err(error) => return Err(error),
         };
         for raw in events.iter().rev() {
-            let Some((event_id, _)) = id_and_time(raw) else { continue };
-            let work = PortalWork::Matrix { event: raw.clone() };
-            let payload =
-                serde_json::to_string(&work).map_err(|e| BridgeError::Serialize(e.to_string()))?;
-            let key = format!("m|{event_id}");
-            if bridge.store.enqueue_portal_work(owner.as_str(), &chat, &key, &payload).await? {
+            let event = match raw.deserialize() {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::debug!(%error, room = %portal.room_id, "ignoring an event we do not understand");
+                    continue;
+                }
+            };
+            // The same checks as for pushed events: commands, relay, own ghosts, hints.
+            if super::processor::queue_portal_event(bridge, raw, &event).await? {
                 // Dropped by the homeserver, or still in its backlog for the bridge: either way
                 // its place is here, and its transaction (if one comes) is a no-op.
-                tracing::debug!(%event_id, room = %portal.room_id, "queued an event from the room that the homeserver had not pushed");
+                tracing::debug!(event_id = %event.event_id(), room = %portal.room_id, "queued an event from the room that the homeserver had not pushed");
                 queued += 1;
-                bridge.queues.wake(bridge, owner.as_str(), &chat);
             }
         }
     }
@@ -131,16 +131,17 @@ pub async fn run(bridge: &Arc<Bridge>, since_ms: i64) -> Result<(), BridgeError>
     Ok(())
 }
 
-/// The owner's bridged events in the portal room sent at `from_ms` or later, newest first.
-async fn owner_events(
+/// The events of the portal room's Matrix users (not the ghost's) of the bridged types, sent at
+/// `from_ms` or later, newest first. Which of them are bridged (the owner's, relayed ones) is
+/// decided as for pushed events.
+async fn user_events(
     bridge: &Bridge,
     room: &RoomId,
     ghost: &UserId,
-    owner: &UserId,
     from_ms: i64,
 ) -> Result<Vec<Raw<AnyTimelineEvent>>, BridgeError> {
     let mut filter = RoomEventFilter::default();
-    filter.senders = Some(vec![owner.to_owned()]);
+    filter.not_senders = vec![ghost.to_owned(), bridge.bot_user_id.clone()];
     filter.types =
         Some(["m.room.message", "m.reaction", "m.room.redaction"].map(str::to_owned).to_vec());
     // Read as the ghost, who is in every portal room.

@@ -32,6 +32,9 @@ const BATCH: i64 = 50;
 /// Processed transactions and finished portal work are kept this long (for diagnosis, and so
 /// that a late redelivery still finds its de-duplication key), then pruned.
 const KEEP_PROCESSED_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Media our users sent is hosted this long: the gatekeeper keeps undelivered messages (whose
+/// recipients still have to fetch it) 30 days.
+const KEEP_MEDIA_MS: i64 = 31 * 24 * 3600 * 1000;
 /// How long to wait before trying a catch-up again that could not reach the homeserver.
 const CATCH_UP_RETRY: Duration = Duration::from_secs(2);
 /// How often old transactions are pruned.
@@ -47,6 +50,13 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "pruned old processed transactions"),
                 Err(error) => tracing::warn!(%error, "could not prune old transactions"),
+            }
+            // Hosted media outlives the gatekeeper's mailbox (30 days, protocol §9.2).
+            let media_before = crate::store::now_ms() - KEEP_MEDIA_MS;
+            match bridge.store.prune_partner_media(media_before).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned hosted media older than 31 days"),
+                Err(error) => tracing::warn!(%error, "could not prune old hosted media"),
             }
             // Finished portal work, likewise: without this the queue table only ever grows.
             match bridge.store.prune_portal_work(KEEP_PROCESSED_MS).await {
@@ -159,22 +169,25 @@ async fn process_transaction(
 
 /// Puts a portal event into the portal's queue, where it is bridged in order: the owner's
 /// events, and with relay mode on, messages of other users allowed to relay. Anyone else is
-/// told once why their message stays on Matrix.
-async fn queue_portal_event(
+/// told once why their message stays on Matrix. Returns whether the event was newly queued
+/// (an event queued before, by its transaction or by a catch-up, is not queued again).
+///
+/// Every way an event enters a portal queue goes through here, so the checks cannot be missed.
+pub(super) async fn queue_portal_event(
     bridge: &Arc<Bridge>,
     raw: &Raw<AnyTimelineEvent>,
     event: &AnyTimelineEvent,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if bridge.is_own_user(event.sender()) {
-        return Ok(());
+        return Ok(false);
     }
     let portal = match portal::by_room(bridge, event.room_id()).await {
         Ok(Some(portal)) => portal,
-        Ok(None) => return Ok(()),
+        Ok(None) => return Ok(false),
         Err(BridgeError::Store(error)) => return Err(error),
         Err(error) => {
             tracing::error!(%error, "a portal's stored data is damaged; the event is not bridged");
-            return Ok(());
+            return Ok(false);
         }
     };
     let bridged = matches!(
@@ -184,14 +197,14 @@ async fn queue_portal_event(
             | TimelineEventType::RoomRedaction
     );
     if !bridged {
-        return Ok(());
+        return Ok(false);
     }
     if let AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
         MessageLikeEvent::Original(message),
     )) = event
         && bot::is_prefixed_command(bridge, message.content.body())
     {
-        return Ok(());
+        return Ok(false);
     }
     if portal.owner != event.sender() {
         let relayed = portal.relay
@@ -201,7 +214,7 @@ async fn queue_portal_event(
             if event.event_type() == TimelineEventType::RoomMessage {
                 not_bridged_hint(bridge, &portal, event.sender()).await;
             }
-            return Ok(());
+            return Ok(false);
         }
     }
     let work = PortalWork::Matrix { event: raw.clone() };
@@ -209,12 +222,18 @@ async fn queue_portal_event(
     let owner = portal.owner.as_str();
     match serde_json::to_string(&work) {
         Ok(payload) => {
-            bridge.store.enqueue_portal_work(owner, &portal.remote_chat, &key, &payload).await?;
+            let queued = bridge
+                .store
+                .enqueue_portal_work(owner, &portal.remote_chat, &key, &payload)
+                .await?;
             bridge.queues.wake(bridge, owner, &portal.remote_chat);
+            Ok(queued)
         }
-        Err(error) => tracing::error!(%error, "cannot serialise a portal event; not bridged"),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialise a portal event; not bridged");
+            Ok(false)
+        }
     }
-    Ok(())
 }
 
 /// Tells a user once per portal that their messages are not bridged here, and what to do.
@@ -233,7 +252,8 @@ async fn not_bridged_hint(bridge: &Bridge, portal: &portal::Portal, sender: &Use
         prefix = bridge.config.bridge.command_prefix,
     );
     let content = RoomMessageEventContent::notice_plain(text);
-    match portal::notice(bridge, portal, content, &key, false).await {
+    // Replayable: a crash between posting and recording it must not post it twice.
+    match portal::notice(bridge, portal, content, &key, true).await {
         Ok(()) => {
             if let Err(error) = bridge.store.mark_notice_sent(&key).await {
                 tracing::warn!(%error, "cannot record a hint as sent");

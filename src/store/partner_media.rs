@@ -67,4 +67,15 @@ impl Store {
             }
         }))
     }
+
+    /// Deletes blobs stored before `before_ms`; returns how many.
+    pub async fn prune_partner_media(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM partner_media WHERE created_at < $1")
+                .bind(before_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
 }

@@ -66,9 +66,23 @@ impl Gatekeeper {
         }
     }
 
+    /// Starts it again on the same ports and data. The stopped one's database lock and ports
+    /// can linger for a moment after its shutdown, so this retries for a while.
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
-        self.running = Some(start(self.config.clone()).await?);
-        Ok(())
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match start(self.config.clone()).await {
+                Ok(running) => {
+                    self.running = Some(running);
+                    return Ok(());
+                }
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("gatekeeper did not start again yet ({error}); retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     fn homes(&self) -> PathBuf {
