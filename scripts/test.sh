@@ -30,4 +30,9 @@ else
     cargo test --workspace --locked --no-fail-fast
 fi
 
+step "Benchmark smoke run (dev profile: checks that it runs and reports, not speed)"
+cargo build --locked -p interop-bench -p interop-bridge
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+"$target_dir/debug/interop-bench" --smoke --bridge-bin "$target_dir/debug/interop-bridge"
+
 step "All checks passed in $((SECONDS - started)) s"

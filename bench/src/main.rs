@@ -1,0 +1,308 @@
+//! `interop-bench`: the load benchmark of interop-bridge.
+//!
+//! It runs the bridge binary as its own process against an in-process homeserver stand-in and
+//! the reference gatekeeper with simulated, end-to-end encrypted gatekeeper users, and prints
+//! for each scenario the messages per second sustained, latency percentiles, CPU time per
+//! message and memory — with a reference figure from the same run (the stand-in's own request
+//! rate) and, when they are installed, two peer appservice frameworks driven the same way.
+//! `docs/performance.md` says how to run it and holds the results.
+//!
+//! # Layout
+//!
+//! - [`standin`]: the homeserver stand-in; [`pusher`]: transactions pushed as Synapse does.
+//! - [`bridge_proc`]: the bridge process; [`gatekeeper`]: the gatekeeper and its users.
+//! - [`setup`]: logins through the bot and portals, before anything is measured.
+//! - [`scenarios`]: inbound, outbound, mixed, idle; [`peers`]: the peer frameworks.
+//! - [`seq`]: numbered messages; [`sink`]: where their arrivals go; [`measure`]: matching,
+//!   percentiles, CPU and RSS; [`reference`]: the stand-in's own rate; [`report`]: the output.
+
+mod bridge_proc;
+mod gatekeeper;
+mod measure;
+mod peers;
+mod pusher;
+mod reference;
+mod report;
+mod scenarios;
+mod seq;
+mod setup;
+mod sink;
+mod standin;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+
+use crate::{
+    bridge_proc::Database,
+    pusher::Load,
+    report::Report,
+    setup::{Sizes, World},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Inbound,
+    Outbound,
+    Mixed,
+    Idle,
+    Peers,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DatabaseArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Homeserver {
+    Standin,
+    Synapse,
+}
+
+/// Load benchmark of interop-bridge (see docs/performance.md).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Which scenario to run.
+    #[arg(long, value_enum, default_value = "all")]
+    scenario: Scenario,
+    /// Where the bridge stores its state.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    database: DatabaseArg,
+    /// The PostgreSQL server for `--database postgres` (a fresh schema is made and dropped).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// The homeserver: the in-process stand-in (isolates the bridge's cost) or a real Synapse.
+    #[arg(long, value_enum, default_value = "standin")]
+    homeserver: Homeserver,
+    /// Seconds each measured run sends for.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Messages/s of the fixed-rate runs (latency at a given load); 0 skips them. The
+    /// throughput runs always go as fast as possible.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Portals in the store for the idle scenario.
+    #[arg(long, default_value_t = 100_000)]
+    portals: u64,
+    /// Matrix users who log in through the bot.
+    #[arg(long, default_value_t = 10)]
+    users: usize,
+    /// Gatekeeper users; every Matrix user gets a portal with each.
+    #[arg(long, default_value_t = 10)]
+    contacts: usize,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Every scenario, small, short and at a low rate: checks that it runs and reports.
+    #[arg(long)]
+    smoke: bool,
+    /// The bridge binary (default: release/interop-bridge in this binary's target folder).
+    #[arg(long)]
+    bridge_bin: Option<PathBuf>,
+    /// The example config the bridge's config is made from.
+    #[arg(long)]
+    config_example: Option<PathBuf>,
+    /// The checkout whose `bench/peers` holds the peer harnesses (default: this repository).
+    #[arg(long)]
+    peers_root: Option<PathBuf>,
+}
+
+/// Messages/s of the smoke run's "as fast as possible" runs.
+const SMOKE_RATE: f64 = 200.0;
+
+/// The repository's root, where `config.example.yaml` and `bench/peers` are.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_owned).unwrap_or_default()
+}
+
+fn default_bridge_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot tell this binary's target folder; pass --bridge-bin")?;
+    Ok(target.join("release").join("interop-bridge"))
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("interop-bench: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the chosen scenarios; `Ok(false)` when one lost or doubled messages or failed.
+async fn run(mut args: Args) -> anyhow::Result<bool> {
+    if args.homeserver == Homeserver::Synapse {
+        anyhow::bail!(
+            "--homeserver synapse is not implemented yet; run against the stand-in (the default)"
+        );
+    }
+    if args.smoke {
+        args.duration = 1;
+        args.users = args.users.min(2);
+        args.contacts = args.contacts.min(2);
+        args.portals = args.portals.min(1000);
+        // Its throughput runs go at SMOKE_RATE; no extra fixed-rate runs.
+        args.rate = 0.0;
+    }
+    let bin = match &args.bridge_bin {
+        Some(bin) => bin.clone(),
+        None => default_bridge_bin()?,
+    };
+    anyhow::ensure!(
+        bin.is_file(),
+        "no bridge binary at {}: build it with `cargo build --release -p interop-bridge`, or pass --bridge-bin",
+        bin.display()
+    );
+    let debug_bin = bin.components().any(|c| c.as_os_str() == "debug");
+    if debug_bin {
+        eprintln!(
+            "warning: {} is a debug build; its figures say nothing about the bridge's speed",
+            bin.display()
+        );
+    }
+    if cfg!(debug_assertions) && !args.smoke {
+        eprintln!("warning: interop-bench itself is a debug build; build it with --release");
+    }
+    let example =
+        args.config_example.clone().unwrap_or_else(|| repo_root().join("config.example.yaml"));
+    let database = match args.database {
+        DatabaseArg::Sqlite => Database::Sqlite,
+        DatabaseArg::Postgres => Database::Postgres { url: args.postgres_url.clone() },
+    };
+    let db_label = scenarios::idle::label(&database);
+    let duration = Duration::from_secs(args.duration.max(1));
+    let rate = (args.rate > 0.0).then_some(args.rate);
+    let wants = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
+    let mut report = Report {
+        machine: report::machine(),
+        bridge_binary: format!(
+            "{}{}",
+            bin.display(),
+            if debug_bin { " (debug build)" } else { "" }
+        ),
+        homeserver: "in-process stand-in".into(),
+        ..Report::default()
+    };
+    let mut ok = true;
+
+    if [Scenario::Inbound, Scenario::Outbound, Scenario::Mixed, Scenario::Peers]
+        .into_iter()
+        .any(wants)
+    {
+        let sizes = Sizes { users: args.users.max(1), contacts: args.contacts.max(1) };
+        eprintln!(
+            "setting up: {} Matrix users × {} gatekeeper users = {} portals…",
+            sizes.users,
+            sizes.contacts,
+            sizes.users * sizes.contacts
+        );
+        let mut world = World::start(&bin, &example, &database, sizes).await?;
+        let reference_time =
+            if args.smoke { Duration::from_millis(500) } else { Duration::from_secs(3) };
+        report.reference =
+            Some(reference::measure(&world.standin, world.portals.len(), reference_time).await?);
+        // The smoke run checks that everything runs and reports: its "as fast as possible" runs
+        // are held to a small rate, so that no backlog makes it long.
+        let max_rate = args.smoke.then_some(SMOKE_RATE);
+        let result =
+            measured(&mut world, duration, rate, max_rate, db_label, &mut report, &wants).await;
+        if let Err(error) = result {
+            ok = false;
+            report.notes.push(format!("a scenario failed: {error:#}"));
+            eprintln!("--- bridge warnings ---\n{}", world.bridge.warnings().join("\n"));
+        }
+        world.stop().await?;
+    }
+    if wants(Scenario::Idle) {
+        eprintln!("idle: start-up and memory with {} portals…", args.portals);
+        match scenarios::idle::run(&bin, &example, &database, args.portals).await {
+            Ok(row) => report.idle.push(row),
+            Err(error) => {
+                ok = false;
+                report.notes.push(format!("the idle scenario failed: {error:#}"));
+            }
+        }
+    }
+    if wants(Scenario::Peers) {
+        let rate = if args.smoke { SMOKE_RATE } else { 0.0 };
+        let load = |per_txn| Load { per_txn, rate, duration, reaction_every: None };
+        let peers_root = args.peers_root.clone().unwrap_or_else(repo_root);
+        for peer in peers::Peer::ALL {
+            match peers::check_installed(peer, &peers_root) {
+                Err(why) => report.notes.push(format!("{} skipped: {why}", peer.name())),
+                Ok(install) => {
+                    for per_txn in [1, 10] {
+                        match peers::run(peer, &install, load(per_txn), args.users * args.contacts)
+                            .await
+                        {
+                            Ok(row) => report.rows.push(row),
+                            Err(error) => {
+                                ok = false;
+                                report.notes.push(format!(
+                                    "{} at {per_txn} ev/txn failed: {error:#}",
+                                    peer.name()
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(ok && !report.failed())
+}
+
+/// The scenarios that run on one set-up.
+async fn measured(
+    world: &mut World,
+    duration: Duration,
+    rate: Option<f64>,
+    max_rate: Option<f64>,
+    db: &str,
+    report: &mut Report,
+    wants: &impl Fn(Scenario) -> bool,
+) -> anyhow::Result<()> {
+    if wants(Scenario::Inbound) {
+        report.rows.push(scenarios::inbound::run(world, duration, max_rate, db).await?);
+        if rate.is_some() {
+            report.rows.push(scenarios::inbound::run(world, duration, rate, db).await?);
+        }
+    }
+    // The bridge's outbound rows double as its side of the peer comparison.
+    if wants(Scenario::Outbound) || wants(Scenario::Peers) {
+        for per_txn in [1, 10] {
+            let load =
+                Load { per_txn, rate: max_rate.unwrap_or(0.0), duration, reaction_every: None };
+            report.rows.push(scenarios::outbound::run(world, load, db).await?);
+        }
+        if let Some(rate) = rate {
+            let load = Load { per_txn: 1, rate, duration, reaction_every: None };
+            report.rows.push(scenarios::outbound::run(world, load, db).await?);
+        }
+    }
+    if wants(Scenario::Mixed) {
+        report.rows.extend(scenarios::mixed::run(world, duration, max_rate, db).await?);
+    }
+    Ok(())
+}
