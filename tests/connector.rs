@@ -230,7 +230,7 @@ async fn retry_receipts_repair_lost_sessions_both_ways() {
     // The bridge loses its sessions (its state as at enlistment): it asks Anna for a retry,
     // and takes her message from the resend.
     first.shutdown().await;
-    assert!(env.store.save_olm_pickle(ALICE, 1, &fresh_state, None).await.unwrap());
+    assert!(env.store.save_olm_pickle(ALICE, 1, &fresh_state, &[]).await.unwrap());
     let second = env.connector(fast_tuning()).await;
     let (handler, mut events) = Recorder::new();
     let _login = second.connect(ALICE, handler).await.unwrap();

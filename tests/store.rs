@@ -217,19 +217,26 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
             sealed_olm_pickle: b"pickle-1",
         };
         assert_eq!(store.upsert_login(&login).await.unwrap(), 1, "{name}");
-        let seen = Some(("4915@native", "m1"));
-        assert!(store.save_olm_pickle(user, 1, b"pickle-2", seen).await.unwrap(), "{name}");
+        let seen = [("4915@native".to_owned(), "m1".to_owned())];
+        assert!(store.save_olm_pickle(user, 1, b"pickle-2", &seen).await.unwrap(), "{name}");
         assert!(store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
         assert!(!store.remote_seen(user, "4915@native", "m2").await.unwrap(), "{name}");
         // Marking the same stanza again is harmless.
-        assert!(store.save_olm_pickle(user, 1, b"pickle-3", seen).await.unwrap(), "{name}");
+        assert!(store.save_olm_pickle(user, 1, b"pickle-3", &seen).await.unwrap(), "{name}");
         assert_eq!(store.remote_seen_count(user).await.unwrap(), 1, "{name}");
+        // Several at once, in one transaction.
+        let two = [
+            ("4915@native".to_owned(), "m2".to_owned()),
+            ("4916@native".to_owned(), "m1".to_owned()),
+        ];
+        assert!(store.save_olm_pickle(user, 1, b"pickle-4", &two).await.unwrap(), "{name}");
+        assert_eq!(store.remote_seen_count(user).await.unwrap(), 3, "{name}");
 
         // Re-enlisting replaces the keys and bumps the version; a save on the old version is
         // refused and changes nothing.
         let again = NewLogin { sealed_olm_pickle: b"pickle-new", ..login };
         assert_eq!(store.upsert_login(&again).await.unwrap(), 2, "{name}");
-        assert!(!store.save_olm_pickle(user, 1, b"stale", None).await.unwrap(), "{name}");
+        assert!(!store.save_olm_pickle(user, 1, b"stale", &[]).await.unwrap(), "{name}");
         let row = store.login(user).await.unwrap().unwrap();
         assert_eq!((row.keys_version, row.sealed_olm_pickle.as_slice()), (2, &b"pickle-new"[..]));
         assert!(!format!("{row:?}").contains("pickle"), "{name}: Debug shows no key material");
@@ -251,6 +258,6 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         assert!(!store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
         assert!(store.partner_media("ref_1").await.unwrap().is_none(), "{name}");
         assert!(!store.delete_login(user).await.unwrap(), "{name}");
-        assert!(!store.save_olm_pickle(user, 2, b"gone", None).await.unwrap(), "{name}");
+        assert!(!store.save_olm_pickle(user, 2, b"gone", &[]).await.unwrap(), "{name}");
     }
 }

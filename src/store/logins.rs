@@ -101,7 +101,7 @@ impl Store {
         }))
     }
 
-    /// Saves a login's encryption state and, in the same transaction, marks the stanza
+    /// Saves a login's encryption state and, in the same transaction, marks the stanzas
     /// `(sender, id)` handled. Returns false, and saves nothing, when the login's keys were
     /// replaced (or the login removed) since `keys_version` was read.
     pub async fn save_olm_pickle(
@@ -109,7 +109,7 @@ impl Store {
         matrix_user_id: &str,
         keys_version: i64,
         sealed_olm_pickle: &[u8],
-        seen: Option<(&str, &str)>,
+        seen: &[(String, String)],
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         Ok(on_pool!(self, |pool| {
@@ -129,7 +129,7 @@ impl Store {
                 tx.rollback().await?;
                 false
             } else {
-                if let Some((sender, id)) = seen {
+                for (sender, id) in seen {
                     sqlx::query(
                         "INSERT INTO remote_seen (matrix_user_id, sender, message_id, seen_at) \
                          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

@@ -6,6 +6,13 @@
 //! encryption state has one owner and events reach the handler in order. It ends on a
 //! disconnect, a logout, a broken channel, or when an event could not be stored: then the
 //! connection is dropped so the gatekeeper delivers the event again on the next one.
+//!
+//! Saving the encryption state is the costly step of every message (the whole sealed pickle is
+//! written), so it is batched: what was handled or encrypted since the last save waits in
+//! [`Unsaved`] — the handled-stanza records and the stanzas that may leave only after the save
+//! (receipts, ciphertexts) — while more work is already waiting, up to [`MAX_UNSAVED`] items;
+//! then one save covers all of it and the waiting stanzas go out. Nothing is confirmed to the
+//! gatekeeper, and no ciphertext leaves, before the state it depends on is stored.
 
 use interop_proto::CapabilitySet;
 use interop_proto::stanza::{CloseCode, Iq, IqQuery, KeyCount, Stanza};
@@ -21,18 +28,47 @@ use crate::gatekeeper::{ConnectionState, GatekeeperError, RemoteEvent};
 
 /// Handled-stanza records older than this are dropped: the mailbox keeps nothing for longer.
 const SEEN_KEPT_MS: i64 = 31 * 24 * 3600 * 1000;
+/// The most items handled between two saves of the encryption state.
+pub(super) const MAX_UNSAVED: usize = 64;
+
+/// What waits for the next save of the encryption state.
+#[derive(Default)]
+pub(super) struct Unsaved {
+    /// The state changed (a decryption or an encryption) since it was saved.
+    dirty: bool,
+    /// Stanzas handled since, as `(sender, id)`: recorded with the save.
+    seen: Vec<(String, String)>,
+    /// Stanzas to send once the save is done, in order.
+    then_send: Vec<Stanza>,
+}
+
+impl Unsaved {
+    fn len(&self) -> usize {
+        self.seen.len() + self.then_send.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.dirty && self.len() == 0
+    }
+
+    /// Whether the stanza `(sender, id)` was handled since the last save.
+    pub(super) fn has_seen(&self, sender: &str, id: &str) -> bool {
+        self.seen.iter().any(|(s, i)| s == sender && i == id)
+    }
+}
 
 pub(super) struct Conn<'a> {
     pub actor: &'a mut Actor,
     pub channel: Channel,
     pub keys: LoginKeys,
     pub pending: Pending,
+    pub unsaved: Unsaved,
 }
 
 impl<'a> Conn<'a> {
     pub fn new(actor: &'a mut Actor, channel: Channel, keys: LoginKeys) -> Self {
         let pending = Pending::new(actor.ctx.tuning.request_timeout);
-        Self { actor, channel, keys, pending }
+        Self { actor, channel, keys, pending, unsaved: Unsaved::default() }
     }
 
     /// Serves the connection until it ends; says how.
@@ -58,6 +94,26 @@ impl<'a> Conn<'a> {
         let mut tick = interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            // Work waits for a save: take what is already there (so that one save covers it),
+            // or save now when nothing is, or enough waits.
+            if !self.unsaved.is_empty() {
+                let step = if self.unsaved.len() >= MAX_UNSAVED {
+                    self.save(None).await
+                } else if let Some(received) = self.channel.try_recv() {
+                    match received {
+                        Ok(stanza) => self.on_stanza(stanza).await,
+                        Err(e) => Err(ended(e)),
+                    }
+                } else if let Ok(command) = commands.try_recv() {
+                    self.on_command(command).await
+                } else {
+                    self.save(None).await
+                };
+                if let Err(outcome) = step {
+                    return outcome;
+                }
+                continue;
+            }
             let step = tokio::select! {
                 received = self.channel.recv() => match received {
                     Ok(stanza) => self.on_stanza(stanza).await,
@@ -123,11 +179,33 @@ impl<'a> Conn<'a> {
         })
     }
 
-    /// Saves the encryption state (and marks `seen` handled). If that fails the connection
-    /// ends: the next one starts from what is stored.
+    /// Notes that the encryption state changed and that `seen` (a stanza's `(sender, id)`) was
+    /// handled; both are saved with the next [`Self::save`].
+    pub fn unsaved(&mut self, seen: Option<(String, String)>) {
+        self.unsaved.dirty = true;
+        self.unsaved.seen.extend(seen);
+    }
+
+    /// Sends `stanza` once everything handled before it is saved.
+    pub fn send_after_save(&mut self, stanza: Stanza) {
+        self.unsaved.then_send.push(stanza);
+    }
+
+    /// Saves the encryption state with every stanza handled since the last save (and `seen`),
+    /// then sends what waited for it. If the save fails the connection ends: the next one
+    /// starts from what is stored, and the gatekeeper delivers the unconfirmed stanzas again.
     pub async fn save(&mut self, seen: Option<(&str, &str)>) -> Result<(), Outcome> {
+        let mut unsaved = std::mem::take(&mut self.unsaved);
+        unsaved.seen.extend(seen.map(|(sender, id)| (sender.to_owned(), id.to_owned())));
         let ctx = &self.actor.ctx;
-        match keys::save(&ctx.store, &ctx.storage, &self.actor.user, &self.keys, seen).await {
+        let user = &self.actor.user;
+        let saved = keys::save(&ctx.store, &ctx.storage, user, &self.keys, &unsaved.seen).await;
+        if matches!(saved, Ok(true)) {
+            for stanza in unsaved.then_send {
+                self.send(stanza).await?;
+            }
+        }
+        match saved {
             Ok(true) => Ok(()),
             Ok(false) => {
                 Err(lost("the login's keys were replaced; reconnecting with the new ones"))

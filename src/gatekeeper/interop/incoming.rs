@@ -61,10 +61,15 @@ impl Conn<'_> {
         // Group message ids are unique per member, not per group.
         let seen_as = if group { format!("{}|{sender}", m.from) } else { m.from.clone() };
         let store = &self.actor.ctx.store;
-        let seen = store.remote_seen(&self.actor.user, &seen_as, &m.id).await;
-        if seen.map_err(|e| lost(format!("cannot read handled stanzas: {e}")))? {
+        let seen = self.unsaved.has_seen(&seen_as, &m.id)
+            || store
+                .remote_seen(&self.actor.user, &seen_as, &m.id)
+                .await
+                .map_err(|e| lost(format!("cannot read handled stanzas: {e}")))?;
+        if seen {
             tracing::debug!(from = %m.from, id = %m.id, "a repeat; confirming it again");
-            return self.delivered(&m).await;
+            self.delivered(&m);
+            return Ok(());
         }
         let (opened, identity_changed) = self.open(&m, &sender);
         let mut events = Vec::new();
@@ -97,8 +102,10 @@ impl Conn<'_> {
         for event in events {
             self.deliver(event).await?;
         }
-        self.save(Some((&seen_as, &m.id))).await?;
-        self.delivered(&m).await
+        // Saved and confirmed together with whatever else is waiting (`Conn::save`).
+        self.unsaved(Some((seen_as, m.id.clone())));
+        self.delivered(&m);
+        Ok(())
     }
 
     /// Decrypts the parts meant for us: pairwise first (they may carry a sender key the group
@@ -183,8 +190,9 @@ impl Conn<'_> {
         self.send(Stanza::Receipt(receipt)).await
     }
 
-    /// `receipt DELIVERED`: we stored it; the gatekeeper may drop it from the mailbox.
-    async fn delivered(&mut self, m: &MessageStanza) -> Result<(), Outcome> {
+    /// `receipt DELIVERED`: we stored it; the gatekeeper may drop it from the mailbox. Sent
+    /// once what was handled up to here is saved.
+    fn delivered(&mut self, m: &MessageStanza) {
         let group = m.kind == MessageKind::Group as i32;
         let receipt = Receipt {
             id: m.id.clone(),
@@ -195,7 +203,7 @@ impl Conn<'_> {
             ..Default::default()
         };
         self.pending.add_ack(AckClass::Receipt, &m.id, AckWaiter::Nobody);
-        self.send(Stanza::Receipt(receipt)).await
+        self.send_after_save(Stanza::Receipt(receipt));
     }
 
     async fn on_receipt(&mut self, r: Receipt) -> Result<(), Outcome> {

@@ -156,14 +156,14 @@ pub async fn load(
     }))
 }
 
-/// Saves the encryption state and, with it, that the stanza `seen` = (sender, id) was handled.
+/// Saves the encryption state and, with it, that the stanzas `seen` = (sender, id) were handled.
 /// Returns false when the login's keys were replaced or removed meanwhile (nothing is saved).
 pub async fn save(
     store: &Store,
     key: &StorageKey,
     user: &str,
     keys: &LoginKeys,
-    seen: Option<(&str, &str)>,
+    seen: &[(String, String)],
 ) -> Result<bool, KeysError> {
     let sealed = seal_e2ee(key, user, &keys.e2ee)?;
     Ok(store.save_olm_pickle(user, keys.keys_version, &sealed, seen).await?)

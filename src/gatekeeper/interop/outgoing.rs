@@ -3,8 +3,8 @@
 //!
 //! Nothing here waits for the gatekeeper: a request is sent and its waiter noted in
 //! [`Pending`](super::pending::Pending); the answer completes it when it arrives. The
-//! encryption state is saved after every encryption, before the ciphertext leaves, so a
-//! restart never reuses a ratchet step.
+//! encryption state is saved after every encryption (batched, see [`super::connection`]),
+//! before the ciphertext leaves, so a restart never reuses a ratchet step.
 
 use interop_proto::content::Envelope;
 use interop_proto::e2ee::{E2ee, IdentityStatus, MAX_ONE_TIME_KEYS};
@@ -104,12 +104,9 @@ impl Conn<'_> {
                 return Ok(());
             }
         };
-        if let Err(outcome) = self.save(None).await {
-            let _ = reply.send(Err(GatekeeperError::Disconnected(
-                "cannot save the encryption state".into(),
-            )));
-            return Err(outcome);
-        }
+        // Leaves once the new state is saved (`Conn::save`), so a restart never reuses a
+        // ratchet step; should the save fail, the connection's end fails the waiter.
+        self.unsaved(None);
         let stanza = MessageStanza {
             id: message.id.clone(),
             to: message.to.clone(),
@@ -120,7 +117,8 @@ impl Conn<'_> {
         self.actor.sent.remember(&message.id, &message.to, envelope);
         let waiter = AckWaiter::Message { to: message.to, reply };
         self.pending.add_ack(AckClass::Message, &message.id, waiter);
-        self.send(Stanza::Message(stanza)).await
+        self.send_after_save(Stanza::Message(stanza));
+        Ok(())
     }
 
     /// The answer to a key fetch: start the session and send what waited for it.

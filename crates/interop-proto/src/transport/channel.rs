@@ -115,6 +115,18 @@ impl Channel {
         self.inbox.recv().await.unwrap_or(Err(TransportError::ChannelClosed))
     }
 
+    /// The next stanza if one was received already, without waiting; as [`Self::recv`]
+    /// otherwise. Lets a caller batch what arrived together.
+    pub fn try_recv(&mut self) -> Option<Result<Stanza, TransportError>> {
+        match self.inbox.try_recv() {
+            Ok(received) => Some(received),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                Some(Err(TransportError::ChannelClosed))
+            }
+        }
+    }
+
     /// Sends `close` with a reason, closes the WebSocket and waits (briefly) for the peer.
     pub async fn close(self, code: CloseCode, reason: &str) {
         let (tx, rx) = oneshot::channel();
