@@ -261,3 +261,34 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         assert!(!store.save_olm_pickle(user, 2, b"gone", &[]).await.unwrap(), "{name}");
     }
 }
+
+#[tokio::test]
+async fn portal_work_is_claimed_in_order_counted_and_finished_in_batches() {
+    for (name, store, _dir) in stores().await {
+        let (alice, chat) = ("@alice:example.org", "4915@native");
+        for key in ["k1", "k2", "k3"] {
+            assert!(store.enqueue_portal_work(alice, chat, key, key).await.unwrap(), "{name}");
+        }
+        assert!(!store.enqueue_portal_work(alice, chat, "k1", "again").await.unwrap(), "{name}");
+        store.enqueue_portal_work(alice, "other@native", "k4", "k4").await.unwrap();
+
+        let first = store.claim_portal_work(alice, chat, 2).await.unwrap();
+        let keys: Vec<_> = first.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
+        assert_eq!(keys, [("k1", 0), ("k2", 0)], "{name}: oldest first, not attempted before");
+        // Not finished: claimed again, now counted as attempted before (replays).
+        let again = store.claim_portal_work(alice, chat, 10).await.unwrap();
+        let keys: Vec<_> = again.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
+        assert_eq!(keys, [("k1", 1), ("k2", 1), ("k3", 0)], "{name}");
+
+        let seqs: Vec<i64> = first.iter().map(|w| w.seq).collect();
+        store.finish_portal_work_items(&seqs).await.unwrap();
+        store.finish_portal_work_items(&[]).await.unwrap();
+        let left = store.claim_portal_work(alice, chat, 10).await.unwrap();
+        assert_eq!(left.iter().map(|w| w.dedupe_key.as_str()).collect::<Vec<_>>(), ["k3"]);
+        assert_eq!(
+            store.next_portal_work(alice, "other@native").await.unwrap().map(|w| w.dedupe_key),
+            Some("k4".to_owned()),
+            "{name}: another portal's work is apart"
+        );
+    }
+}

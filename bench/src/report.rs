@@ -216,7 +216,8 @@ impl Report {
                 i.startup_logged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "-".into()),
                 mib(i.idle_rss_bytes),
                 mib(i.idle_rss_empty_bytes),
-                i.rss_per_portal_bytes,
+                // Below zero is noise in two RSS readings, not memory given back.
+                i.rss_per_portal_bytes.max(0.0),
             );
         }
         let ratios = self.peer_ratios();

@@ -17,7 +17,7 @@ mod media;
 mod once;
 mod portal;
 pub mod processor;
-mod profile;
+pub mod profile;
 pub mod queue;
 pub mod remote_events;
 pub mod space;
@@ -61,6 +61,8 @@ pub struct Bridge {
     pub typing: std::sync::Mutex<std::collections::HashMap<String, bool>>,
     /// Whether the homeserver may have dropped events that need catching up on.
     pub catch_up: catch_up::CatchUp,
+    /// Ghost profiles known fresh, so that messages need not read them.
+    pub fresh_profiles: profile::FreshProfiles,
 }
 
 /// Why bridging one event failed.

@@ -29,9 +29,10 @@ use crate::matrix::{MatrixClient, Retry};
 /// The content key holding the `txnId` an event was sent with.
 pub const TXN_KEY: &str = "org.interop_bridge.txn_id";
 /// How many of the sender's latest events of the type a replay searches. The event it looks
-/// for is among the last few: a portal's queue sends one event at a time, in order, so only
-/// the work after the replayed item could have come since — and it has not run yet.
-const LOOKBACK: u32 = 50;
+/// for is among the last few: a portal's queue sends one event at a time, in order, and only
+/// the rest of the replayed item's batch (fewer than this, `queue::CLAIM`) could have come
+/// since.
+pub(super) const LOOKBACK: u32 = 50;
 
 /// Sends `content` into `room` as `sender` (a ghost, or the bot), once for `dedupe_key`.
 /// `replay` says the work item ran before, so the event may exist already.

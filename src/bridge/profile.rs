@@ -4,8 +4,10 @@
 //! gone stale. The avatar is uploaded to the homeserver only when its source changed, and is
 //! downloaded only from the gatekeeper's media host (the connector's `is_media_url`).
 
+use std::time::{Duration, Instant};
+
 use ruma::{
-    OwnedMxcUri, UserId,
+    OwnedMxcUri, OwnedUserId, UserId,
     api::client::{media::create_content, profile::set_profile_field},
     profile::ProfileFieldValue,
 };
@@ -18,8 +20,38 @@ const STALE_MS: i64 = 3600 * 1000;
 /// Avatars larger than this are not mirrored.
 const MAX_AVATAR_BYTES: usize = 5 * 1024 * 1024;
 
+/// Ghosts whose stored profile is known to be fresh, until when: a message from them then
+/// needs no read of the profile row to find that out.
+#[derive(Default)]
+pub struct FreshProfiles {
+    until: std::sync::Mutex<std::collections::HashMap<OwnedUserId, Instant>>,
+}
+
+/// Entries kept before expired ones are swept out.
+const FRESH_SWEEP_AT: usize = 4096;
+
+impl FreshProfiles {
+    fn is_fresh(&self, ghost: &UserId) -> bool {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.get(ghost).is_some_and(|until| *until > Instant::now())
+    }
+
+    fn fresh_for(&self, ghost: &UserId, ms: i64) {
+        let Ok(ms) = u64::try_from(ms) else { return };
+        let now = Instant::now();
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.len() >= FRESH_SWEEP_AT {
+            until.retain(|_, at| *at > now);
+        }
+        until.insert(ghost.to_owned(), now + Duration::from_millis(ms));
+    }
+}
+
 /// Brings the ghost's profile up to date (best effort: failures are logged, never fatal).
 pub async fn sync(bridge: &Bridge, owner: &UserId, remote_id: &str, ghost: &UserId, force: bool) {
+    if !force && bridge.fresh_profiles.is_fresh(ghost) {
+        return;
+    }
     let stored = match bridge.store.ghost_profile(ghost.as_str()).await {
         Ok(stored) => stored,
         Err(error) => {
@@ -27,9 +59,12 @@ pub async fn sync(bridge: &Bridge, owner: &UserId, remote_id: &str, ghost: &User
             return;
         }
     };
-    let fresh = stored.synced_at.is_some_and(|at| crate::store::now_ms() - at < STALE_MS);
-    if fresh && !force {
-        return;
+    let age_ms = stored.synced_at.map(|at| crate::store::now_ms() - at);
+    if let Some(age_ms) = age_ms.filter(|age| *age < STALE_MS) {
+        bridge.fresh_profiles.fresh_for(ghost, STALE_MS - age_ms);
+        if !force {
+            return;
+        }
     }
     let Some(login) = bridge.logins.connected(owner.as_str()) else { return };
     let contact = match login.profile(remote_id).await {
@@ -83,7 +118,9 @@ pub async fn sync(bridge: &Bridge, owner: &UserId, remote_id: &str, ghost: &User
         .await
     {
         tracing::warn!(%error, "cannot store a ghost profile");
+        return;
     }
+    bridge.fresh_profiles.fresh_for(ghost, STALE_MS);
 }
 
 /// The name shown for a contact: theirs, else their phone number, else their id.

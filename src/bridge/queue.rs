@@ -1,12 +1,13 @@
 //! One ordered worker per portal.
 //!
 //! Work for a portal (both directions) is stored in `portal_queue` first; then the portal's
-//! worker is woken. A worker takes the oldest unfinished item, counts the attempt, applies it,
-//! and marks it done only after it took effect, so a crash replays it and the idempotent sends
-//! (a homeserver send looks for its event first when the item was attempted before; a stable
-//! interop message id, which the gatekeeper de-duplicates) make the replay harmless. An item that cannot go now (the
-//! gatekeeper channel is down, the homeserver is unreachable) stays at the head, so later
-//! items never overtake it. Workers exit when idle and are started again by the next wake.
+//! worker is woken. A worker takes the oldest unfinished items (up to [`CLAIM`]), counts an
+//! attempt at each, applies them in order, and marks them done only after they took effect, so
+//! a crash replays them and the idempotent sends (a homeserver send looks for its event first
+//! when the item was attempted before; a stable interop message id, which the gatekeeper
+//! de-duplicates) make the replay harmless. An item that cannot go now (the gatekeeper channel
+//! is down, the homeserver is unreachable) stays at the head, so later items never overtake
+//! it. Workers exit when idle and are started again by the next wake.
 
 use std::{
     collections::HashMap,
@@ -18,6 +19,12 @@ use tokio::sync::Notify;
 
 use super::Bridge;
 
+/// How many items a worker takes from its queue at once (one write to take them, one to mark
+/// them done).
+const CLAIM: i64 = 32;
+// A replay looks for its event among the sender's latest few: every item of a batch that may
+// have been sent before must be among them.
+const _: () = assert!(CLAIM < super::once::LOOKBACK as i64);
 /// How long an idle worker waits for more work before it exits.
 const IDLE: Duration = Duration::from_secs(30);
 /// Retry delays for work that cannot go now: doubling, capped.
@@ -84,8 +91,10 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
     let mut delay = RETRY_FIRST;
     loop {
         let Some(bridge) = bridge_weak.upgrade() else { return };
-        let next = match bridge.store.next_portal_work(owner, chat).await {
-            Ok(next) => next,
+        // Counted as attempted before they run: should the bridge die while applying them,
+        // the next run knows the items are replays and that their sends may have happened.
+        let claimed = match bridge.store.claim_portal_work(owner, chat, CLAIM).await {
+            Ok(claimed) => claimed,
             Err(error) => {
                 tracing::error!(%error, %owner, %chat, "cannot read the portal queue; retrying");
                 tokio::time::sleep(delay).await;
@@ -93,7 +102,7 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
                 continue;
             }
         };
-        let Some(work) = next else {
+        if claimed.is_empty() {
             drop(bridge);
             if tokio::time::timeout(IDLE, notify.notified()).await.is_ok() {
                 continue;
@@ -106,35 +115,37 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
                 bridge.queues.wake(&bridge, owner, chat);
             }
             return;
-        };
-        // Counted before it runs: should the bridge die while applying it, the next run knows
-        // the item is a replay and that its sends may have happened.
-        if let Err(error) = bridge.store.mark_portal_work_started(work.seq).await {
-            tracing::error!(%error, seq = work.seq, "cannot record a work attempt; retrying");
+        }
+        let mut done = Vec::with_capacity(claimed.len());
+        let mut waits = None;
+        for work in &claimed {
+            match super::dispatch::apply(&bridge, work).await {
+                Outcome::Done => done.push(work.seq),
+                Outcome::Later(reason) => {
+                    // It stays first in line; the items after it wait with it.
+                    waits = Some((work.seq, reason));
+                    break;
+                }
+            }
+        }
+        // One write for the batch. Should it fail, the items run again as replays, which
+        // find what they sent.
+        if let Err(error) = bridge.store.finish_portal_work_items(&done).await {
+            tracing::error!(%error, items = done.len(), "cannot mark portal work done; it will run again");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(RETRY_MAX);
+        }
+        let Some((seq, reason)) = waits else {
+            delay = RETRY_FIRST;
             continue;
+        };
+        let wait = jittered(delay);
+        tracing::info!(%owner, %chat, seq, %reason, retry_in_ms = wait.as_millis() as u64, "portal work waits");
+        let connected = bridge.logins.connected.notified();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = connected => {}
         }
-        let outcome = super::dispatch::apply(&bridge, &work).await;
-        match outcome {
-            Outcome::Done => {
-                delay = RETRY_FIRST;
-                if let Err(error) = bridge.store.finish_portal_work(work.seq).await {
-                    tracing::error!(%error, seq = work.seq, "cannot mark portal work done; it will run again");
-                    tokio::time::sleep(delay).await;
-                }
-            }
-            Outcome::Later(reason) => {
-                let wait = jittered(delay);
-                tracing::info!(%owner, %chat, seq = work.seq, %reason, retry_in_ms = wait.as_millis() as u64, "portal work waits");
-                let connected = bridge.logins.connected.notified();
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = connected => {}
-                }
-                delay = (delay * 2).min(RETRY_MAX);
-            }
-        }
+        delay = (delay * 2).min(RETRY_MAX);
     }
 }
 

@@ -69,6 +69,57 @@ impl Store {
         }))
     }
 
+    /// Takes up to `limit` of the oldest unfinished work of one portal, in order, counting an
+    /// attempt at each (one write for all of them). The `attempts` returned are those before
+    /// this one: above 0, the item ran before and may have taken effect in part.
+    pub async fn claim_portal_work(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+        limit: i64,
+    ) -> Result<Vec<QueuedWork>, StoreError> {
+        let mut claimed = on_pool!(self, |pool| {
+            sqlx::query_as::<_, Columns>(
+                "UPDATE portal_queue SET attempts = attempts + 1 WHERE seq IN (
+                     SELECT seq FROM portal_queue
+                     WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL
+                     ORDER BY seq LIMIT $3)
+                 RETURNING seq, owner, remote_chat, dedupe_key, payload, attempts - 1",
+            )
+            .bind(owner)
+            .bind(remote_chat)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(work_from)
+            .collect::<Vec<_>>()
+        });
+        // RETURNING gives no order.
+        claimed.sort_by_key(|work| work.seq);
+        Ok(claimed)
+    }
+
+    /// Marks the work items `seqs` done.
+    pub async fn finish_portal_work_items(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (2..seqs.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE portal_queue SET done_at = $1 WHERE seq IN ({})",
+            placeholders.join(", ")
+        );
+        on_pool!(self, |pool| {
+            let mut query = sqlx::query(&sql).bind(now_ms());
+            for seq in seqs {
+                query = query.bind(*seq);
+            }
+            query.execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Every portal with unfinished work (to restart their workers after a restart).
     pub async fn portals_with_pending_work(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(on_pool!(self, |pool| {
