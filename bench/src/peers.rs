@@ -190,9 +190,22 @@ pub async fn run(peer: Peer, install: &Install, load: Load, portals: usize) -> a
     let standin = StandIn::start().await?;
     let mut running = start(peer, install, &standin, portals.max(1)).await?;
     let result = measure(peer, &standin, &mut running, load, portals.max(1)).await;
-    let _ = running.child.start_kill();
-    let _ = running.child.wait().await;
+    stop(&mut running.child).await;
     result
+}
+
+/// Asks a peer to stop (SIGTERM: it then removes its temporary stores), and kills it if it
+/// has not within 5 s.
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ =
+            tokio::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+        if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
 }
 
 async fn measure(
