@@ -30,6 +30,7 @@ use url::Url;
 
 use crate::{
     measure::Sent,
+    pace::{Pacer, Step},
     seq::{self, Stamp},
     sink::Sink,
     standin::{Arrival, ArrivalKind},
@@ -235,45 +236,31 @@ impl ContactTask {
         if plan.targets.is_empty() {
             return sent;
         }
-        let start = seq::now_ns();
-        let end = start + plan.duration.as_nanos() as u64;
-        let interval_ns = if plan.rate > 0.0 { (1e9 / plan.rate) as u64 } else { 0 };
-        let mut issued: u64 = 0;
+        let mut pacer = Pacer::new(plan.duration, plan.rate);
         loop {
-            let now = seq::now_ns();
-            if now >= end {
-                break;
-            }
-            let batch = match (now - start).checked_div(interval_ns) {
-                // No rate: as fast as possible.
-                None => WINDOW as u64,
-                Some(elapsed_intervals) => {
-                    let due = elapsed_intervals + 1;
-                    if due <= issued {
-                        let next = start + issued * interval_ns;
-                        // Keep reading while waiting for the next due message.
-                        let wait = Duration::from_nanos(next.saturating_sub(now));
-                        if let Ok(Ok(stanza)) =
-                            tokio::time::timeout(wait, self.session.recv_stanza()).await
-                        {
-                            match self.session.handle(stanza).await {
-                                Ok(events) => self.report(events),
-                                Err(_) => {
-                                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                                }
+            let batch = match pacer.step(WINDOW as u64) {
+                Step::Done => break,
+                Step::Send(batch) => batch,
+                Step::Wait(wait) => {
+                    // Keep reading while waiting for the next due message.
+                    if let Ok(Ok(stanza)) =
+                        tokio::time::timeout(wait, self.session.recv_stanza()).await
+                    {
+                        match self.session.handle(stanza).await {
+                            Ok(events) => self.report(events),
+                            Err(_) => {
+                                self.counters.errors.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        continue;
                     }
-                    (due - issued).min(WINDOW as u64)
+                    continue;
                 }
             };
             let mut in_flight = 0;
             for _ in 0..batch {
-                let target = &plan.targets[(issued % plan.targets.len() as u64) as usize];
+                let target = &plan.targets[(pacer.issued() % plan.targets.len() as u64) as usize];
                 let seq = sent.entry(target.stream).or_insert(0);
-                let sent_ns =
-                    if interval_ns == 0 { seq::now_ns() } else { start + issued * interval_ns };
+                let sent_ns = pacer.issue();
                 let stamp = Stamp { stream: target.stream, seq: *seq, sent_ns };
                 match self
                     .session
@@ -288,7 +275,6 @@ impl ContactTask {
                         self.counters.errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                issued += 1;
             }
             if in_flight > 0 && self.session.wait_acks(in_flight).await.is_err() {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);

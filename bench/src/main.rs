@@ -19,6 +19,7 @@
 mod bridge_proc;
 mod gatekeeper;
 mod measure;
+mod pace;
 mod peers;
 mod pusher;
 mod reference;

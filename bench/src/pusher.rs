@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::{
     measure::Sent,
-    seq::{self, Stamp},
+    pace::{Pacer, Step},
+    seq::Stamp,
 };
 
 /// How long a transaction may be refused before the push fails.
@@ -149,34 +150,21 @@ pub async fn drive(
     if streams.is_empty() {
         return Ok(sent);
     }
-    let start = seq::now_ns();
-    let end = start + load.duration.as_nanos() as u64;
-    let interval_ns = if load.rate > 0.0 { (1e9 / load.rate) as u64 } else { 0 };
-    let mut issued: u64 = 0;
+    let mut pacer = Pacer::new(load.duration, load.rate);
     loop {
-        let now = seq::now_ns();
-        if now >= end {
-            break;
-        }
-        let batch = match (now - start).checked_div(interval_ns) {
-            // No rate: as fast as possible.
-            None => load.per_txn as u64,
-            Some(elapsed_intervals) => {
-                let due = elapsed_intervals + 1;
-                if due <= issued {
-                    let next = start + issued * interval_ns;
-                    tokio::time::sleep(Duration::from_nanos(next.saturating_sub(now))).await;
-                    continue;
-                }
-                (due - issued).min(load.per_txn as u64)
+        let batch = match pacer.step(load.per_txn as u64) {
+            Step::Done => break,
+            Step::Send(batch) => batch,
+            Step::Wait(wait) => {
+                tokio::time::sleep(wait).await;
+                continue;
             }
         };
         let mut events = Vec::with_capacity(batch as usize);
         for _ in 0..batch {
-            let stream = &streams[(issued % streams.len() as u64) as usize];
+            let stream = &streams[(pacer.issued() % streams.len() as u64) as usize];
             let seq = sent.entry(stream.id).or_insert(0);
-            let sent_ns =
-                if interval_ns == 0 { seq::now_ns() } else { start + issued * interval_ns };
+            let sent_ns = pacer.issue();
             let stamp = Stamp { stream: stream.id, seq: *seq, sent_ns };
             let id = message_event_id(stream.id, *seq);
             events.push(text(&id, &stream.room, &stream.sender, &stamp.body()));
@@ -190,7 +178,6 @@ pub async fn drive(
                 events.push(event(&rid, &stream.room, &stream.sender, "m.reaction", content));
             }
             *seq += 1;
-            issued += 1;
         }
         pusher.push(events, ephemeral()).await?;
     }

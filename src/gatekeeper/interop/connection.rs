@@ -94,43 +94,42 @@ impl<'a> Conn<'a> {
         let mut tick = interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            // Work waits for a save: take what is already there (so that one save covers it),
-            // or save now when nothing is, or enough waits.
-            if !self.unsaved.is_empty() {
-                let step = if self.unsaved.len() >= MAX_UNSAVED {
-                    self.save(None).await
-                } else if let Some(received) = self.channel.try_recv() {
-                    match received {
-                        Ok(stanza) => self.on_stanza(stanza).await,
-                        Err(e) => Err(ended(e)),
+            // While work waits for a save: take what is already there (so that one save
+            // covers it), or save now when nothing is, or enough waits.
+            let step = if self.unsaved.is_empty() {
+                tokio::select! {
+                    received = self.channel.recv() => self.on_received(received).await,
+                    command = commands.recv() => match command {
+                        Some(command) => self.on_command(command).await,
+                        None => Err(Outcome::Stopped(None)),
+                    },
+                    _ = tick.tick() => {
+                        self.pending.expire(Instant::now());
+                        Ok(())
                     }
-                } else if let Ok(command) = commands.try_recv() {
-                    self.on_command(command).await
-                } else {
-                    self.save(None).await
-                };
-                if let Err(outcome) = step {
-                    return outcome;
                 }
-                continue;
-            }
-            let step = tokio::select! {
-                received = self.channel.recv() => match received {
-                    Ok(stanza) => self.on_stanza(stanza).await,
-                    Err(e) => Err(ended(e)),
-                },
-                command = commands.recv() => match command {
-                    Some(command) => self.on_command(command).await,
-                    None => Err(Outcome::Stopped(None)),
-                },
-                _ = tick.tick() => {
-                    self.pending.expire(Instant::now());
-                    Ok(())
-                }
+            } else if self.unsaved.len() >= MAX_UNSAVED {
+                self.save(None).await
+            } else if let Some(received) = self.channel.try_recv() {
+                self.on_received(received).await
+            } else if let Ok(command) = commands.try_recv() {
+                self.on_command(command).await
+            } else {
+                self.save(None).await
             };
             if let Err(outcome) = step {
                 return outcome;
             }
+        }
+    }
+
+    async fn on_received(
+        &mut self,
+        received: Result<Stanza, TransportError>,
+    ) -> Result<(), Outcome> {
+        match received {
+            Ok(stanza) => self.on_stanza(stanza).await,
+            Err(e) => Err(ended(e)),
         }
     }
 
@@ -199,14 +198,13 @@ impl<'a> Conn<'a> {
         unsaved.seen.extend(seen.map(|(sender, id)| (sender.to_owned(), id.to_owned())));
         let ctx = &self.actor.ctx;
         let user = &self.actor.user;
-        let saved = keys::save(&ctx.store, &ctx.storage, user, &self.keys, &unsaved.seen).await;
-        if matches!(saved, Ok(true)) {
-            for stanza in unsaved.then_send {
-                self.send(stanza).await?;
+        match keys::save(&ctx.store, &ctx.storage, user, &self.keys, &unsaved.seen).await {
+            Ok(true) => {
+                for stanza in unsaved.then_send {
+                    self.send(stanza).await?;
+                }
+                Ok(())
             }
-        }
-        match saved {
-            Ok(true) => Ok(()),
             Ok(false) => {
                 Err(lost("the login's keys were replaced; reconnecting with the new ones"))
             }
