@@ -123,6 +123,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         typing: Default::default(),
         catch_up: Default::default(),
         fresh_profiles: Default::default(),
+        rows: Default::default(),
     });
     // Synapse may have restarted while the bridge was down, dropping events it had not pushed
     // yet: catch up on everything since the bridge last heard from it before taking new

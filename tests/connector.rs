@@ -12,6 +12,7 @@ use interop_bridge::gatekeeper::{
     ConnectionState, GatekeeperConnector, GatekeeperError, OutgoingMessage, RemoteEvent,
     interop::Tuning,
 };
+use interop_bridge::store::NewLogin;
 use interop_proto::auth::{JwtSigner, Scope};
 use interop_proto::content::{Content, MediaKind, MediaLocation};
 use interop_proto::e2ee::E2ee;
@@ -208,7 +209,7 @@ async fn retry_receipts_repair_lost_sessions_both_ways() {
     let mut env = Env::start().await;
     let first = env.connector(fast_tuning()).await;
     let alice_id = first.enlist(ALICE).await.unwrap().remote_id;
-    let fresh_state = env.store.login(ALICE).await.unwrap().unwrap().sealed_olm_pickle;
+    let enlisted = env.store.login(ALICE).await.unwrap().unwrap();
     let mut anna = Native::join(&env, "anna", "+491701234567", true).await;
     let (handler, mut events) = Recorder::new();
     let login = first.connect(ALICE, handler).await.unwrap();
@@ -230,7 +231,13 @@ async fn retry_receipts_repair_lost_sessions_both_ways() {
     // The bridge loses its sessions (its state as at enlistment): it asks Anna for a retry,
     // and takes her message from the resend.
     first.shutdown().await;
-    assert!(env.store.save_olm_pickle(ALICE, 1, &fresh_state, &[]).await.unwrap());
+    let as_enlisted = NewLogin {
+        matrix_user_id: ALICE,
+        remote_id: &enlisted.remote_id,
+        sealed_noise_key: &enlisted.sealed_noise_key,
+        sealed_olm_pickle: &enlisted.sealed_olm_pickle,
+    };
+    assert_eq!(env.store.upsert_login(&as_enlisted).await.unwrap(), 2);
     let second = env.connector(fast_tuning()).await;
     let (handler, mut events) = Recorder::new();
     let _login = second.connect(ALICE, handler).await.unwrap();

@@ -6,7 +6,7 @@
 use interop_bridge::{
     config::{DatabaseConfig, DatabaseKind, registration::new_pickle_key},
     gatekeeper::partner_identity::{PartnerIdentityError, StorageKey, load_or_create},
-    store::{NewLogin, Store, TransactionInsert},
+    store::{NewLogin, OlmSave, Store, TransactionInsert},
 };
 
 /// One store per available database, each fresh and migrated.
@@ -89,16 +89,22 @@ async fn transactions_keep_arrival_order_and_dedupe_on_id_and_content() {
             [("1", r#"{"events":[1]}"#), ("2", r#"{"events":[2]}"#), ("1", r#"{"events":[3]}"#)],
             "{name}"
         );
-        store.mark_transaction_processed(pending[0].seq).await.unwrap();
+        store.mark_transactions_processed(&[pending[0].seq]).await.unwrap();
         let pending = store.pending_transactions(10).await.unwrap();
         assert_eq!(pending.len(), 2, "{name}");
         assert_eq!(pending[0].txn_id, "2", "{name}");
+        // Several in one write; none is a no-op.
+        store.mark_transactions_processed(&[]).await.unwrap();
+        store.mark_transactions_processed(&[pending[0].seq, pending[1].seq]).await.unwrap();
+        assert!(store.pending_transactions(10).await.unwrap().is_empty(), "{name}");
         // A processed transaction is still a duplicate when the homeserver retries it.
         assert_eq!(
             store.insert_transaction("1", r#"{"events":[1]}"#).await.unwrap(),
             TransactionInsert::Duplicate,
             "{name}"
         );
+        store.insert_transaction("3", "{}").await.unwrap();
+        store.insert_transaction("4", "{}").await.unwrap();
         assert_eq!(store.pending_transactions(1).await.unwrap().len(), 1, "{name}: limit");
     }
 }
@@ -109,7 +115,7 @@ async fn pruning_removes_only_old_processed_transactions() {
         store.insert_transaction("a", "{}").await.unwrap();
         store.insert_transaction("b", "{\"x\":1}").await.unwrap();
         let first = store.pending_transactions(1).await.unwrap().remove(0);
-        store.mark_transaction_processed(first.seq).await.unwrap();
+        store.mark_transactions_processed(&[first.seq]).await.unwrap();
         // Nothing is old enough yet.
         assert_eq!(store.prune_processed_transactions(60_000).await.unwrap(), 0, "{name}");
         // With age 0 (after a moment) the processed one goes, the pending one stays.
@@ -206,6 +212,19 @@ async fn wrong_pickle_key_is_an_error_and_the_stored_key_is_untouched() {
     }
 }
 
+/// Saves Olm state the way the connector does.
+async fn save(
+    store: &Store,
+    user: &str,
+    keys_version: i64,
+    sealed_core: Option<&[u8]>,
+    sealed_peers: &[(String, Vec<u8>)],
+    seen: &[(String, String)],
+) -> bool {
+    let save = OlmSave { keys_version, sealed_core, sealed_peers, seen };
+    store.save_olm_state(user, &save).await.unwrap()
+}
+
 #[tokio::test]
 async fn logins_are_versioned_and_take_their_records_with_them() {
     for (name, store, _dir) in stores().await {
@@ -218,27 +237,52 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         };
         assert_eq!(store.upsert_login(&login).await.unwrap(), 1, "{name}");
         let seen = [("4915@native".to_owned(), "m1".to_owned())];
-        assert!(store.save_olm_pickle(user, 1, b"pickle-2", &seen).await.unwrap(), "{name}");
+        let peers = [
+            ("4915@native".to_owned(), b"sessions-a1".to_vec()),
+            ("4916@native".to_owned(), b"sessions-b1".to_vec()),
+        ];
+        assert!(save(&store, user, 1, Some(b"pickle-2"), &peers, &seen).await, "{name}");
         assert!(store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
         assert!(!store.remote_seen(user, "4915@native", "m2").await.unwrap(), "{name}");
-        // Marking the same stanza again is harmless.
-        assert!(store.save_olm_pickle(user, 1, b"pickle-3", &seen).await.unwrap(), "{name}");
+        // Marking the same stanza again is harmless; a save without a core keeps the stored one
+        // and replaces only the peers given.
+        let one_peer = [("4915@native".to_owned(), b"sessions-a2".to_vec())];
+        assert!(save(&store, user, 1, None, &one_peer, &seen).await, "{name}");
         assert_eq!(store.remote_seen_count(user).await.unwrap(), 1, "{name}");
+        let row = store.login(user).await.unwrap().unwrap();
+        assert_eq!(row.sealed_olm_pickle, b"pickle-2", "{name}");
+        let mut stored_peers = row.sealed_olm_peers.clone();
+        stored_peers.sort();
+        assert_eq!(
+            stored_peers,
+            [
+                ("4915@native".to_owned(), b"sessions-a2".to_vec()),
+                ("4916@native".to_owned(), b"sessions-b1".to_vec())
+            ],
+            "{name}"
+        );
         // Several at once, in one transaction.
         let two = [
             ("4915@native".to_owned(), "m2".to_owned()),
             ("4916@native".to_owned(), "m1".to_owned()),
         ];
-        assert!(store.save_olm_pickle(user, 1, b"pickle-4", &two).await.unwrap(), "{name}");
+        assert!(save(&store, user, 1, Some(b"pickle-4"), &[], &two).await, "{name}");
         assert_eq!(store.remote_seen_count(user).await.unwrap(), 3, "{name}");
+        // More rows than one statement takes.
+        let many: Vec<(String, String)> =
+            (0..1234).map(|i| ("4917@native".to_owned(), format!("m{i}"))).collect();
+        assert!(save(&store, user, 1, None, &[], &many).await, "{name}");
+        assert_eq!(store.remote_seen_count(user).await.unwrap(), 3 + 1234, "{name}");
 
-        // Re-enlisting replaces the keys and bumps the version; a save on the old version is
-        // refused and changes nothing.
+        // Re-enlisting replaces the keys, drops the old sessions and bumps the version; a save
+        // on the old version is refused and changes nothing.
         let again = NewLogin { sealed_olm_pickle: b"pickle-new", ..login };
         assert_eq!(store.upsert_login(&again).await.unwrap(), 2, "{name}");
-        assert!(!store.save_olm_pickle(user, 1, b"stale", &[]).await.unwrap(), "{name}");
+        assert!(!save(&store, user, 1, Some(b"stale"), &peers, &[]).await, "{name}");
         let row = store.login(user).await.unwrap().unwrap();
         assert_eq!((row.keys_version, row.sealed_olm_pickle.as_slice()), (2, &b"pickle-new"[..]));
+        assert!(row.sealed_olm_peers.is_empty(), "{name}");
+        assert!(save(&store, user, 2, None, &peers, &[]).await, "{name}");
         assert!(!format!("{row:?}").contains("pickle"), "{name}: Debug shows no key material");
         assert_eq!(store.login_user_ids().await.unwrap(), [user], "{name}");
 
@@ -258,7 +302,7 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         assert!(!store.remote_seen(user, "4915@native", "m1").await.unwrap(), "{name}");
         assert!(store.partner_media("ref_1").await.unwrap().is_none(), "{name}");
         assert!(!store.delete_login(user).await.unwrap(), "{name}");
-        assert!(!store.save_olm_pickle(user, 2, b"gone", &[]).await.unwrap(), "{name}");
+        assert!(!save(&store, user, 2, Some(b"gone"), &peers, &[]).await, "{name}");
     }
 }
 

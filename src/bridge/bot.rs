@@ -69,8 +69,9 @@ async fn on_invite(
         bridge.bot.send(leave_room::v3::Request::new(room_id.to_owned())).await?;
         return Ok(());
     }
-    if let Err(error) = bridge.store.set_management_room(inviter.as_str(), room_id.as_str()).await {
-        tracing::error!(%error, "could not store the management room");
+    match bridge.store.set_management_room(inviter.as_str(), room_id.as_str()).await {
+        Ok(()) => bridge.rows.put_management_room(inviter, Some(room_id.to_owned())),
+        Err(error) => tracing::error!(%error, "could not store the management room"),
     }
     tracing::info!(user = %inviter, %room_id, "joined a new management room");
     let welcome = commands::welcome(bridge, level);
@@ -121,8 +122,15 @@ pub fn is_prefixed_command(bridge: &Bridge, body: &str) -> bool {
 }
 
 async fn management_room_of(bridge: &Bridge, user_id: &UserId) -> Option<OwnedRoomId> {
+    if let Some(room) = bridge.rows.management_room(user_id) {
+        return room;
+    }
     match bridge.store.management_room(user_id.as_str()).await {
-        Ok(room) => room.and_then(|room| RoomId::parse(room).ok()),
+        Ok(room) => {
+            let room = room.and_then(|room| RoomId::parse(room).ok());
+            bridge.rows.put_management_room(user_id, room.clone());
+            room
+        }
         Err(error) => {
             tracing::error!(%error, "could not read the management room");
             None

@@ -9,6 +9,7 @@
 //! keeps a replay after a crash from posting an event twice (`docs/reliability.md`).
 
 mod bot;
+pub mod cache;
 pub mod catch_up;
 mod dispatch;
 mod ephemeral;
@@ -63,6 +64,8 @@ pub struct Bridge {
     pub catch_up: catch_up::CatchUp,
     /// Ghost profiles known fresh, so that messages need not read them.
     pub fresh_profiles: profile::FreshProfiles,
+    /// Portals and management rooms, so that messages need not read them.
+    pub rows: cache::RowCache,
 }
 
 /// Why bridging one event failed.

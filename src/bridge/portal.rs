@@ -52,16 +52,27 @@ pub async fn find(
     owner: &UserId,
     remote_chat: &str,
 ) -> Result<Option<Portal>, BridgeError> {
+    if let Some(portal) = bridge.rows.portal_by_chat(owner, remote_chat) {
+        return Ok(Some(portal));
+    }
     match bridge.store.portal(owner.as_str(), remote_chat).await? {
-        Some(row) => Ok(Some(Portal::from_row(bridge, row)?)),
+        Some(row) => Ok(Some(remembered(bridge, Portal::from_row(bridge, row)?))),
         None => Ok(None),
     }
 }
 
+fn remembered(bridge: &Bridge, portal: Portal) -> Portal {
+    bridge.rows.put_portal(&portal);
+    portal
+}
+
 /// The portal a Matrix room is, if any.
 pub async fn by_room(bridge: &Bridge, room_id: &RoomId) -> Result<Option<Portal>, BridgeError> {
+    if let Some(portal) = bridge.rows.portal_by_room(room_id) {
+        return Ok(Some(portal));
+    }
     match bridge.store.portal_by_room(room_id.as_str()).await? {
-        Some(row) => Ok(Some(Portal::from_row(bridge, row)?)),
+        Some(row) => Ok(Some(remembered(bridge, Portal::from_row(bridge, row)?))),
         None => Ok(None),
     }
 }
@@ -128,13 +139,14 @@ pub async fn ensure(
     if bridge.store.bridge_user(owner.as_str()).await?.inbox == InboxMode::Separate {
         space::add_portal(bridge, owner, &room_id).await;
     }
-    Ok(Portal {
+    let portal = Portal {
         owner: owner.to_owned(),
         remote_chat: remote_chat.to_owned(),
         room_id,
         ghost,
         relay: false,
-    })
+    };
+    Ok(remembered(bridge, portal))
 }
 
 /// A room `ghost` is in, with `owner` invited or joined, that is not a recorded portal: one a

@@ -122,12 +122,18 @@ async fn process_batch(
     bridge: &Arc<Bridge>,
     pending: Vec<StoredTransaction>,
 ) -> Result<(), StoreError> {
+    // Marked processed together, in one write: should the bridge stop before it, the batch
+    // is processed again, which finds every event queued and every command answered.
+    let mut processed = Vec::with_capacity(pending.len());
     for transaction in pending {
         // A store failure leaves the transaction unprocessed, to be tried again in full.
-        process_transaction(bridge, &transaction).await?;
-        bridge.store.mark_transaction_processed(transaction.seq).await?;
+        if let Err(error) = process_transaction(bridge, &transaction).await {
+            bridge.store.mark_transactions_processed(&processed).await?;
+            return Err(error);
+        }
+        processed.push(transaction.seq);
     }
-    Ok(())
+    bridge.store.mark_transactions_processed(&processed).await
 }
 
 async fn process_transaction(

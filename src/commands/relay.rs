@@ -37,7 +37,9 @@ pub async fn run(ctx: &CommandContext<'_>) -> RoomMessageEventContent {
             ));
         }
     };
-    if let Err(error) = bridge.store.set_portal_relay(ctx.room_id.as_str(), on).await {
+    let stored = bridge.store.set_portal_relay(ctx.room_id.as_str(), on).await;
+    bridge.rows.forget_portal(ctx.room_id);
+    if let Err(error) = stored {
         return notice(format!("Sorry, the bridge cannot write to its database: {error}"));
     }
     let network = &bridge.config.gatekeeper.network_name;

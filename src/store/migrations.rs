@@ -10,6 +10,7 @@ const SQLITE: &[EmbeddedMigration] = &[
     (3, "logins", include_str!("../../migrations/sqlite/0003_logins.sql")),
     (4, "portals", include_str!("../../migrations/sqlite/0004_portals.sql")),
     (5, "relay", include_str!("../../migrations/sqlite/0005_relay.sql")),
+    (6, "olm_peers", include_str!("../../migrations/sqlite/0006_olm_peers.sql")),
 ];
 const POSTGRES: &[EmbeddedMigration] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -17,6 +18,7 @@ const POSTGRES: &[EmbeddedMigration] = &[
     (3, "logins", include_str!("../../migrations/postgres/0003_logins.sql")),
     (4, "portals", include_str!("../../migrations/postgres/0004_portals.sql")),
     (5, "relay", include_str!("../../migrations/postgres/0005_relay.sql")),
+    (6, "olm_peers", include_str!("../../migrations/postgres/0006_olm_peers.sql")),
 ];
 
 pub async fn sqlite() -> Result<Migrator, MigrateError> {

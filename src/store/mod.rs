@@ -18,16 +18,17 @@ mod portals;
 mod remote_seen;
 mod transactions;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
+    ConnectOptions, Connection,
     postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
 pub use bridge_users::{BridgeUser, InboxMode};
 pub use ghosts::GhostProfile;
-pub use logins::{NewLogin, StoredLogin};
+pub use logins::{NewLogin, OlmSave, StoredLogin};
 pub use messages::{MessageRow, ReactionRow};
 pub use partner_keys::SealedPartnerKey;
 pub use partner_media::StoredMedia;
@@ -46,18 +47,36 @@ pub enum StoreError {
 }
 
 /// The open database: cheap to clone, shared by every part of the bridge.
+///
+/// SQLite is one connection, taken in turn (the mutex is fair): SQLite takes one writer at a
+/// time anyway, writers on several connections wait in its busy handler (which sleeps), and
+/// every write empties the other connections' page caches. It is not a one-connection
+/// `sqlx` pool because a pool checks the connection with a round trip to its thread when it
+/// is taken and again, in a spawned task, when it is given back: three hand-offs per query
+/// instead of one, and the next query waits for the last one's check.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(sqlx::SqlitePool),
+    /// `None` once closed.
+    Sqlite(Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>),
     Postgres(sqlx::PgPool),
 }
 
-/// Runs the same query code on whichever pool the store holds.
+/// Runs the same query code on whichever database the store holds. `$conn` is a
+/// `&mut` connection of either kind; a body that uses it twice reborrows (`&mut *conn`).
 macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
+    ($store:expr, |$conn:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Sqlite(connection) => {
+                let mut guard = connection.lock().await;
+                let $conn: &mut sqlx::SqliteConnection =
+                    guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                $body
+            }
+            $crate::store::Store::Postgres(pool) => {
+                let mut pooled = pool.acquire().await?;
+                let $conn: &mut sqlx::PgConnection = &mut pooled;
+                $body
+            }
         }
     };
 }
@@ -77,21 +96,18 @@ impl Store {
                     // An 8 MiB page cache (the default is 2 MiB): the queue's and the logins'
                     // pages stay in memory instead of being read again.
                     .pragma("cache_size", "-8192");
-                // One connection: SQLite takes one writer at a time, writers on several
-                // connections wait in its busy handler (which sleeps), and every write empties
-                // the other connections' page caches.
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(options)
-                    .await?;
-                Ok(Store::Sqlite(pool))
+                let connection = options.connect().await?;
+                Ok(Store::Sqlite(Arc::new(tokio::sync::Mutex::new(Some(connection)))))
             }
             DatabaseKind::Postgres => {
                 let options = PgConnectOptions::from_str(&config.uri)?;
+                // No test query before each use: it is a round trip per query. A connection
+                // that broke (the server restarted) fails its query, is dropped, and the
+                // caller's retry gets a fresh one.
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections)
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 Ok(Store::Postgres(pool))
@@ -102,15 +118,34 @@ impl Store {
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => migrations::sqlite().await?.run(pool).await?,
+            Store::Sqlite(connection) => {
+                let mut guard = connection.lock().await;
+                let connection = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                migrations::sqlite().await?.run(connection).await?
+            }
             Store::Postgres(pool) => migrations::postgres().await?.run(pool).await?,
         }
         Ok(())
     }
 
+    /// Closes the database; later queries fail.
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match self {
+            Store::Sqlite(connection) => {
+                if let Some(connection) = connection.lock().await.take()
+                    && let Err(error) = connection.close().await
+                {
+                    tracing::warn!(%error, "closing the SQLite database failed");
+                }
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
     }
+}
+
+/// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Milliseconds since the Unix epoch, the time format of every table.

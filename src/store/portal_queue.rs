@@ -105,10 +105,9 @@ impl Store {
         if seqs.is_empty() {
             return Ok(());
         }
-        let placeholders: Vec<String> = (2..seqs.len() + 2).map(|n| format!("${n}")).collect();
         let sql = format!(
             "UPDATE portal_queue SET done_at = $1 WHERE seq IN ({})",
-            placeholders.join(", ")
+            super::placeholders(2, seqs.len())
         );
         on_pool!(self, |pool| {
             let mut query = sqlx::query(&sql).bind(now_ms());

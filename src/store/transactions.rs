@@ -106,13 +106,21 @@ impl Store {
         }))
     }
 
-    pub async fn mark_transaction_processed(&self, seq: i64) -> Result<(), StoreError> {
+    /// Marks the transactions `seqs` processed.
+    pub async fn mark_transactions_processed(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE appservice_transactions SET processed_at = $1 WHERE seq IN ({})",
+            super::placeholders(2, seqs.len())
+        );
         on_pool!(self, |pool| {
-            sqlx::query("UPDATE appservice_transactions SET processed_at = $1 WHERE seq = $2")
-                .bind(now_ms())
-                .bind(seq)
-                .execute(pool)
-                .await?;
+            let mut query = sqlx::query(&sql).bind(now_ms());
+            for seq in seqs {
+                query = query.bind(*seq);
+            }
+            query.execute(pool).await?;
         });
         Ok(())
     }

@@ -11,6 +11,8 @@
 
 use std::{path::Path, time::Duration};
 
+use sqlx::Connection as _;
+
 use interop_bridge::{
     config::{DatabaseConfig, DatabaseKind},
     store::Store,
@@ -112,26 +114,30 @@ async fn seed(bridge: &BridgeProc, portals: u64) -> anyhow::Result<()> {
         ));
         start = end;
     }
+    store.close().await;
+    // Seeded over a connection of its own: the store's API has no bulk insert of portals.
     let count = "SELECT COUNT(*) FROM portals";
-    let stored: i64 = match &store {
-        Store::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
+    let uri = &bridge.database_uri;
+    let stored: i64 = match bridge.database {
+        Database::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(uri).await?;
+            let mut tx = connection.begin().await?;
             for sql in &statements {
                 sqlx::query(sql).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            sqlx::query_scalar(count).fetch_one(pool).await?
+            sqlx::query_scalar(count).fetch_one(&mut connection).await?
         }
-        Store::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
+        Database::Postgres { .. } => {
+            let mut connection = sqlx::PgConnection::connect(uri).await?;
+            let mut tx = connection.begin().await?;
             for sql in &statements {
                 sqlx::query(sql).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            sqlx::query_scalar(count).fetch_one(pool).await?
+            sqlx::query_scalar(count).fetch_one(&mut connection).await?
         }
     };
-    store.close().await;
     anyhow::ensure!(
         u64::try_from(stored).ok() == Some(portals),
         "seeded {portals} portals, but the store holds {stored}"

@@ -7,8 +7,8 @@
 //! disconnect, a logout, a broken channel, or when an event could not be stored: then the
 //! connection is dropped so the gatekeeper delivers the event again on the next one.
 //!
-//! Saving the encryption state is the costly step of every message (the whole sealed pickle is
-//! written), so it is batched: what was handled or encrypted since the last save waits in
+//! Saving the encryption state is a costly step of every message (a transaction, and the
+//! sealed sessions of every contact whose messages were handled), so it is batched: what was handled or encrypted since the last save waits in
 //! [`Unsaved`] — the handled-stanza records and the stanzas that may leave only after the save
 //! (receipts, ciphertexts) — while more work is already waiting, up to [`MAX_UNSAVED`] items;
 //! then one save covers all of it and the waiting stanzas go out. Nothing is confirmed to the
@@ -198,7 +198,7 @@ impl<'a> Conn<'a> {
         unsaved.seen.extend(seen.map(|(sender, id)| (sender.to_owned(), id.to_owned())));
         let ctx = &self.actor.ctx;
         let user = &self.actor.user;
-        match keys::save(&ctx.store, &ctx.storage, user, &self.keys, &unsaved.seen).await {
+        match keys::save(&ctx.store, &ctx.storage, user, &mut self.keys, &unsaved.seen).await {
             Ok(true) => {
                 for stanza in unsaved.then_send {
                     self.send(stanza).await?;

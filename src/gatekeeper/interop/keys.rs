@@ -1,26 +1,29 @@
 //! A login's secrets in the store: its Noise transport key and its Olm account with sessions.
 //!
-//! Both are sealed like the partner key (`partner_identity`): ChaCha20-Poly1305 under the
+//! They are sealed like the partner key (`partner_identity`): ChaCha20-Poly1305 under the
 //! config's pickle key, a random nonce stored in front of the ciphertext, and the purpose and
-//! the Matrix user as associated data, so a sealed blob cannot be passed off as another user's
-//! or as the other kind of key. Inside the seal, the Olm pickle is additionally encrypted by
-//! vodozemac under a key derived for that purpose alone.
+//! the Matrix user (and for a contact's sessions, the contact) as associated data, so a sealed
+//! blob cannot be passed off as another user's or contact's, or as another kind of key.
+//! Inside the seal, the Olm state is additionally encrypted by vodozemac under a key derived
+//! for that purpose alone. The Olm state is kept in parts — the core, and each contact's
+//! sessions — and a save writes only the parts that changed.
 
 use chacha20poly1305::{
     Nonce,
     aead::{Aead, Payload},
 };
-use interop_proto::e2ee::{E2ee, E2eeError, OlmEndpoint, PickleKey};
+use interop_proto::e2ee::{E2eeError, OlmEndpoint, PickleKey};
 use interop_proto::transport::NoiseKeypair;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::gatekeeper::partner_identity::StorageKey;
-use crate::store::{NewLogin, Store, StoreError};
+use crate::store::{NewLogin, OlmSave, Store, StoreError};
 
 const NONCE_LEN: usize = 12;
 const NOISE: &str = "noise-key";
 const OLM: &str = "olm-pickle";
+const OLM_PEER: &str = "olm-peer";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -101,9 +104,37 @@ fn pickle_key(key: &StorageKey) -> PickleKey {
     PickleKey::new(*key.derive(OLM))
 }
 
-fn seal_e2ee(key: &StorageKey, user: &str, e2ee: &OlmEndpoint) -> Result<Vec<u8>, KeysError> {
-    let pickle = Zeroizing::new(e2ee.pickle(&pickle_key(key))?);
-    Ok(seal(key, OLM, user, pickle.as_bytes()))
+/// Whose a contact's sealed sessions are: the user and the contact.
+fn peer_owner(user: &str, peer: &str) -> String {
+    format!("{user}\0{peer}")
+}
+
+/// `(peer, sealed)`: one contact's sessions, sealed.
+type SealedPeer = (String, Vec<u8>);
+
+/// What changed in the Olm state since the last save, sealed: the core if it did, and the
+/// contacts whose sessions did.
+fn seal_changes(
+    key: &StorageKey,
+    user: &str,
+    e2ee: &mut OlmEndpoint,
+) -> Result<(Option<Vec<u8>>, Vec<SealedPeer>), KeysError> {
+    let changes = e2ee.pickle_changes(&pickle_key(key))?;
+    let core = changes.core.map(|core| seal(key, OLM, user, Zeroizing::new(core).as_bytes()));
+    let peers = changes
+        .peers
+        .into_iter()
+        .map(|(peer, part)| {
+            let sealed =
+                seal(key, OLM_PEER, &peer_owner(user, &peer), Zeroizing::new(part).as_bytes());
+            (peer, sealed)
+        })
+        .collect();
+    Ok((core, peers))
+}
+
+fn damaged(user: &str, what: impl Into<String>) -> KeysError {
+    KeysError::Damaged { user: user.to_owned(), what: what.into() }
 }
 
 /// Stores the keys of a fresh enlistment (replacing older keys); returns the opened login.
@@ -113,10 +144,13 @@ pub async fn store_new(
     user: &str,
     remote_id: &str,
     noise: NoiseKeypair,
-    e2ee: OlmEndpoint,
+    mut e2ee: OlmEndpoint,
 ) -> Result<LoginKeys, KeysError> {
     let sealed_noise = seal(key, NOISE, user, noise.private_bytes().as_slice());
-    let sealed_pickle = seal_e2ee(key, user, &e2ee)?;
+    e2ee.mark_all_changed();
+    let (sealed_core, _) = seal_changes(key, user, &mut e2ee)?;
+    // A fresh endpoint has no contacts yet, only its core.
+    let sealed_pickle = sealed_core.unwrap_or_default();
     let keys_version = store
         .upsert_login(&NewLogin {
             matrix_user_id: user,
@@ -136,18 +170,23 @@ pub async fn load(
 ) -> Result<Option<LoginKeys>, KeysError> {
     let Some(row) = store.login(user).await? else { return Ok(None) };
     let noise = open(key, NOISE, user, &row.sealed_noise_key)?;
-    let noise: [u8; 32] = noise.as_slice().try_into().map_err(|_| KeysError::Damaged {
-        user: user.to_owned(),
-        what: "the Noise key is not 32 bytes".into(),
-    })?;
-    let pickle = open(key, OLM, user, &row.sealed_olm_pickle)?;
-    let pickle = std::str::from_utf8(&pickle).map_err(|_| KeysError::Damaged {
-        user: user.to_owned(),
-        what: "the Olm pickle is not text".into(),
-    })?;
-    let e2ee = OlmEndpoint::from_pickle(pickle, &pickle_key(key)).map_err(|e| {
-        KeysError::Damaged { user: user.to_owned(), what: format!("the Olm pickle: {e}") }
-    })?;
+    let noise: [u8; 32] =
+        noise.as_slice().try_into().map_err(|_| damaged(user, "the Noise key is not 32 bytes"))?;
+    let text = |opened: Zeroizing<Vec<u8>>, what: &str| {
+        String::from_utf8(opened.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| damaged(user, format!("{what} is not text")))
+    };
+    let core = text(open(key, OLM, user, &row.sealed_olm_pickle)?, "the Olm pickle")?;
+    let mut peers = Vec::with_capacity(row.sealed_olm_peers.len());
+    for (peer, sealed) in &row.sealed_olm_peers {
+        let opened = open(key, OLM_PEER, &peer_owner(user, peer), sealed)?;
+        peers.push((peer.clone(), text(opened, "a contact's Olm sessions")?));
+    }
+    // The parts are copied into the endpoint; the opened copies are wiped as they go.
+    let parts = peers.iter().map(|(peer, part)| (peer.clone(), part.to_string()));
+    let e2ee = OlmEndpoint::from_pickle_parts(&core, parts, &pickle_key(key))
+        .map_err(|e| damaged(user, format!("the Olm pickle: {e}")))?;
     Ok(Some(LoginKeys {
         remote_id: row.remote_id,
         keys_version: row.keys_version,
@@ -156,17 +195,25 @@ pub async fn load(
     }))
 }
 
-/// Saves the encryption state and, with it, that the stanzas `seen` = (sender, id) were handled.
-/// Returns false when the login's keys were replaced or removed meanwhile (nothing is saved).
+/// Saves what changed in the encryption state and, with it, that the stanzas `seen` =
+/// (sender, id) were handled. Returns false when the login's keys were replaced or removed
+/// meanwhile (nothing is saved). After a failure the keys must be loaded again: what changed
+/// is no longer marked.
 pub async fn save(
     store: &Store,
     key: &StorageKey,
     user: &str,
-    keys: &LoginKeys,
+    keys: &mut LoginKeys,
     seen: &[(String, String)],
 ) -> Result<bool, KeysError> {
-    let sealed = seal_e2ee(key, user, &keys.e2ee)?;
-    Ok(store.save_olm_pickle(user, keys.keys_version, &sealed, seen).await?)
+    let (sealed_core, sealed_peers) = seal_changes(key, user, &mut keys.e2ee)?;
+    let save = OlmSave {
+        keys_version: keys.keys_version,
+        sealed_core: sealed_core.as_deref(),
+        sealed_peers: &sealed_peers,
+        seen,
+    };
+    Ok(store.save_olm_state(user, &save).await?)
 }
 
 #[cfg(test)]
@@ -198,6 +245,20 @@ mod tests {
             open(&key('A'), NOISE, "@alice:example.org", &sealed[..5]),
             Err(KeysError::Damaged { .. })
         ));
+    }
+
+    #[test]
+    fn a_contacts_sessions_open_only_as_that_contacts() {
+        let alice = "@alice:example.org";
+        let sealed = seal(&key('A'), OLM_PEER, &peer_owner(alice, "1@native"), b"sessions");
+        assert!(open(&key('A'), OLM_PEER, &peer_owner(alice, "1@native"), &sealed).is_ok());
+        for (purpose, owner) in [
+            (OLM_PEER, peer_owner(alice, "2@native")),
+            (OLM_PEER, peer_owner("@bob:example.org", "1@native")),
+            (OLM, peer_owner(alice, "1@native")),
+        ] {
+            assert!(open(&key('A'), purpose, &owner, &sealed).is_err(), "{purpose} {owner}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod olm;
 mod pickle;
 
 pub use bundle::{IdentityKeys, signed_prekey_message, verify_bundle};
-pub use olm::OlmEndpoint;
+pub use olm::{OlmEndpoint, PickleChanges};
 
 use zeroize::Zeroizing;
 

@@ -5,7 +5,7 @@
 //! Olm one-time keys. Several sessions per peer are kept, newest first, so a
 //! message on an older session still decrypts after a re-key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use vodozemac::olm::{Account, OlmMessage, Session, SessionConfig};
 use vodozemac::{Curve25519PublicKey, Ed25519PublicKey};
@@ -33,6 +33,48 @@ pub struct OlmEndpoint {
     pub(crate) signed_prekey: SignedPrekey,
     pub(crate) peers: HashMap<String, Peer>,
     pub(crate) groups: SenderKeys,
+    /// What changed since [`OlmEndpoint::pickle_changes`] last ran.
+    pub(crate) changed: Changed,
+}
+
+/// What changed in an endpoint, pickled ([`OlmEndpoint::pickle_changes`]).
+pub struct PickleChanges {
+    /// The account, signed prekey and sender keys, if they changed.
+    pub core: Option<String>,
+    /// `(peer, part)` for each peer whose sessions or identity changed.
+    pub peers: Vec<(String, String)>,
+}
+
+impl PickleChanges {
+    pub fn is_empty(&self) -> bool {
+        self.core.is_none() && self.peers.is_empty()
+    }
+}
+
+impl std::fmt::Debug for PickleChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Encrypted, but still key material: only what changed.
+        f.debug_struct("PickleChanges")
+            .field("core", &self.core.is_some())
+            .field("peers", &self.peers.iter().map(|(p, _)| p).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The parts of an endpoint that changed: the core (account, signed prekey, sender keys) and
+/// the peers whose sessions or identity did. Marked on every mutating call, conservatively.
+#[derive(Default)]
+pub(crate) struct Changed {
+    pub core: bool,
+    pub peers: HashSet<String>,
+}
+
+impl Changed {
+    fn peer(&mut self, peer: &str) {
+        if !self.peers.contains(peer) {
+            self.peers.insert(peer.to_owned());
+        }
+    }
 }
 
 impl std::fmt::Debug for OlmEndpoint {
@@ -58,14 +100,48 @@ impl OlmEndpoint {
             signed_prekey: SignedPrekey::default(),
             peers: HashMap::new(),
             groups: SenderKeys::default(),
+            changed: Changed::default(),
         };
         me.rotate_signed_prekey();
         me
     }
 
-    /// Restores an endpoint pickled with [`E2ee::pickle`].
+    /// Restores an endpoint pickled whole, with [`E2ee::pickle`].
     pub fn from_pickle(pickle: &str, key: &PickleKey) -> Result<Self, E2eeError> {
         super::pickle::restore(pickle, key)
+    }
+
+    /// Restores an endpoint saved in parts ([`Self::pickle_changes`]): its core and one part
+    /// per peer, `(peer, part)`. A whole pickle ([`E2ee::pickle`]) with no parts is read too,
+    /// marked all changed, so that the next save moves it into parts.
+    pub fn from_pickle_parts(
+        core: &str,
+        peers: impl IntoIterator<Item = (String, String)>,
+        key: &PickleKey,
+    ) -> Result<Self, E2eeError> {
+        super::pickle::restore_parts(core, peers, key)
+    }
+
+    /// Marks everything as changed, so the next [`Self::pickle_changes`] gives every part
+    /// (to move a whole pickle into parts).
+    pub fn mark_all_changed(&mut self) {
+        self.changed.core = true;
+        self.changed.peers.extend(self.peers.keys().cloned());
+    }
+
+    /// The parts that changed since the last call, pickled, and forgets the marks: a store
+    /// that writes only these keeps the same state as one that writes everything. Should
+    /// saving them fail, restore from what is stored instead of calling this again.
+    pub fn pickle_changes(&mut self, key: &PickleKey) -> Result<PickleChanges, E2eeError> {
+        let changed = std::mem::take(&mut self.changed);
+        let core = if changed.core { Some(super::pickle::save_core(self, key)?) } else { None };
+        let mut peers = Vec::with_capacity(changed.peers.len());
+        for peer in changed.peers {
+            if let Some(part) = super::pickle::save_peer_part(self, &peer, key)? {
+                peers.push((peer, part));
+            }
+        }
+        Ok(PickleChanges { core, peers })
     }
 
     fn config() -> SessionConfig {
@@ -79,6 +155,7 @@ impl OlmEndpoint {
         identity: Curve25519PublicKey,
         signing: Option<Ed25519PublicKey>,
     ) -> IdentityStatus {
+        self.changed.peer(peer);
         match self.peers.get_mut(peer) {
             None => {
                 self.peers
@@ -99,6 +176,7 @@ impl OlmEndpoint {
     }
 
     fn push_session(&mut self, peer: &str, session: Session) {
+        self.changed.peer(peer);
         if let Some(p) = self.peers.get_mut(peer) {
             p.sessions.insert(0, session);
             p.sessions.truncate(MAX_SESSIONS_PER_PEER);
@@ -128,6 +206,7 @@ impl E2ee for OlmEndpoint {
     }
 
     fn rotate_signed_prekey(&mut self) -> SignedPrekey {
+        self.changed.core = true;
         self.account.generate_fallback_key();
         // The new fallback key is the only unpublished one.
         let key = self
@@ -146,6 +225,7 @@ impl E2ee for OlmEndpoint {
     }
 
     fn generate_one_time_keys(&mut self, count: usize) -> Vec<OneTimeKey> {
+        self.changed.core = true;
         let created = self.account.generate_one_time_keys(count.min(MAX_ONE_TIME_KEYS)).created;
         self.account.mark_keys_as_published();
         created.into_iter().map(|k| OneTimeKey { key: k.to_vec() }).collect()
@@ -186,12 +266,14 @@ impl E2ee for OlmEndpoint {
     }
 
     fn forget_sessions(&mut self, peer: &str) {
+        self.changed.peer(peer);
         if let Some(p) = self.peers.get_mut(peer) {
             p.sessions.clear();
         }
     }
 
     fn encrypt(&mut self, peer: &str, plaintext: &[u8]) -> Result<Enc, E2eeError> {
+        self.changed.peer(peer);
         let session = self
             .peers
             .get_mut(peer)
@@ -222,6 +304,7 @@ impl E2ee for OlmEndpoint {
             .map_err(|e| E2eeError::Malformed(e.to_string()))?;
         // An existing session first: a pre-key message may belong to one we already have.
         if let Some(p) = self.peers.get_mut(peer) {
+            self.changed.peer(peer);
             let wanted = match &msg {
                 OlmMessage::PreKey(m) => Some(m.session_id()),
                 OlmMessage::Normal(_) => None,
@@ -247,6 +330,8 @@ impl E2ee for OlmEndpoint {
                 });
             }
         };
+        // Uses up a one-time key of the account.
+        self.changed.core = true;
         let created = self
             .account
             .create_inbound_session(Self::config(), pre_key.identity_key(), pre_key)
@@ -257,14 +342,17 @@ impl E2ee for OlmEndpoint {
     }
 
     fn sender_key(&mut self, group: &str) -> SenderKeyDistribution {
+        self.changed.core = true;
         self.groups.outbound(group)
     }
 
     fn rotate_sender_key(&mut self, group: &str) -> SenderKeyDistribution {
+        self.changed.core = true;
         self.groups.rotate(group)
     }
 
     fn encrypt_group(&mut self, group: &str, plaintext: &[u8]) -> Result<Enc, E2eeError> {
+        self.changed.core = true;
         self.groups.encrypt(group, plaintext)
     }
 
@@ -273,6 +361,7 @@ impl E2ee for OlmEndpoint {
         sender: &str,
         skd: &SenderKeyDistribution,
     ) -> Result<(), E2eeError> {
+        self.changed.core = true;
         self.groups.add_inbound(sender, skd)
     }
 
@@ -282,6 +371,7 @@ impl E2ee for OlmEndpoint {
         sender: &str,
         enc: &Enc,
     ) -> Result<Vec<u8>, E2eeError> {
+        self.changed.core = true;
         self.groups.decrypt(group, sender, enc)
     }
 

@@ -100,6 +100,82 @@ fn pickle_restart() {
     assert_eq!(a.decrypt_group("g1", "b", &g).unwrap(), b"group after");
 }
 
+/// A store that keeps an endpoint's parts as [`OlmEndpoint::pickle_changes`] gives them.
+#[derive(Default)]
+struct Parts {
+    core: String,
+    peers: std::collections::HashMap<String, String>,
+}
+
+impl Parts {
+    /// Applies the changes; returns which peers were written and whether the core was.
+    fn save(&mut self, e: &mut OlmEndpoint, key: &PickleKey) -> (Vec<String>, bool) {
+        let changes = e.pickle_changes(key).unwrap();
+        let core = changes.core.is_some();
+        if let Some(c) = changes.core {
+            self.core = c;
+        }
+        let mut written: Vec<String> = changes.peers.iter().map(|(p, _)| p.clone()).collect();
+        written.sort();
+        self.peers.extend(changes.peers);
+        (written, core)
+    }
+
+    fn load(&self, key: &PickleKey) -> OlmEndpoint {
+        OlmEndpoint::from_pickle_parts(&self.core, self.peers.clone(), key).unwrap()
+    }
+}
+
+#[test]
+fn pickled_in_parts_only_what_changed_is_written_and_state_survives() {
+    let key = PickleKey::new([7; 32]);
+    let (mut a, mut b, mut c) = (OlmEndpoint::new(), OlmEndpoint::new(), OlmEndpoint::new());
+    let mut stored = Parts::default();
+    assert_eq!(stored.save(&mut a, &key), (vec![], true), "a new endpoint saves its core");
+    assert_eq!(stored.save(&mut a, &key), (vec![], false), "nothing changed, nothing written");
+    a.start_session("b", &b.fresh_bundle()).unwrap();
+    a.start_session("c", &c.fresh_bundle()).unwrap();
+    // An outbound session leaves the account as it was.
+    assert_eq!(stored.save(&mut a, &key), (vec!["b".into(), "c".into()], false));
+    dec(&mut b, "a", &a.encrypt("b", b"one").unwrap());
+    assert_eq!(stored.save(&mut a, &key), (vec!["b".into()], false), "only b's sessions");
+    dec(&mut c, "a", &a.encrypt("c", b"to c").unwrap());
+    // An inbound session uses up a one-time key: the core changes too.
+    let mut d = OlmEndpoint::new();
+    d.start_session("a", &a.fresh_bundle()).unwrap();
+    stored.save(&mut a, &key);
+    assert_eq!(dec(&mut a, "d", &d.encrypt("a", b"from d").unwrap()), b"from d");
+    assert_eq!(stored.save(&mut a, &key), (vec!["d".into()], true));
+
+    // Restored from the parts, every session goes on where it was.
+    let mut a = stored.load(&key);
+    assert_eq!(dec(&mut b, "a", &a.encrypt("b", b"two").unwrap()), b"two");
+    assert_eq!(dec(&mut a, "b", &b.encrypt("a", b"back").unwrap()), b"back");
+    assert_eq!(dec(&mut c, "a", &a.encrypt("c", b"c again").unwrap()), b"c again");
+    assert_eq!(dec(&mut a, "d", &d.encrypt("a", b"d again").unwrap()), b"d again");
+    assert!(
+        OlmEndpoint::from_pickle_parts(&stored.core, vec![], &PickleKey::new([8; 32])).is_err()
+    );
+    let whole = a.pickle(&key).unwrap();
+    let parts = vec![("b".to_owned(), stored.peers["b"].clone())];
+    assert!(OlmEndpoint::from_pickle_parts(&whole, parts, &key).is_err(), "whole, with parts");
+    let damaged = vec![("b".to_owned(), "{".to_owned())];
+    assert!(OlmEndpoint::from_pickle_parts(&stored.core, damaged, &key).is_err());
+}
+
+#[test]
+fn a_whole_pickle_moves_into_parts() {
+    let key = PickleKey::new([7; 32]);
+    let (mut a, mut b) = pair();
+    a.start_session("b", &b.fresh_bundle()).unwrap();
+    dec(&mut b, "a", &a.encrypt("b", b"before").unwrap());
+    let mut a = OlmEndpoint::from_pickle_parts(&a.pickle(&key).unwrap(), vec![], &key).unwrap();
+    let mut stored = Parts::default();
+    assert_eq!(stored.save(&mut a, &key), (vec!["b".into()], true));
+    let mut a = stored.load(&key);
+    assert_eq!(dec(&mut b, "a", &a.encrypt("b", b"after").unwrap()), b"after");
+}
+
 #[test]
 fn groups_with_sender_keys() {
     let (mut a, mut b) = pair();
