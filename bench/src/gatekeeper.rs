@@ -108,6 +108,23 @@ impl Gatekeeper {
         Ok(Contact { phone: phone.to_owned(), commands })
     }
 
+    /// Waits until the contacts have received `wanted` unnumbered messages in all (warm-ups).
+    pub async fn wait_for_plain_messages(
+        &self,
+        wanted: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.counters.plain_messages.load(Ordering::Relaxed) < wanted {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the warm-up messages did not reach the contacts within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     pub async fn shutdown(self) {
         self.running.shutdown().await;
     }

@@ -5,6 +5,8 @@
 //! for each scenario the messages per second sustained, latency percentiles, CPU time per
 //! message and memory — with a reference figure from the same run (the stand-in's own request
 //! rate) and, when they are installed, two peer appservice frameworks driven the same way.
+//! With `--homeserver synapse` it runs against a real Synapse on loopback instead, for
+//! end-to-end figures: a message's trip each way, against the same trip through Synapse alone.
 //! `docs/performance.md` says how to run it and holds the results.
 //!
 //! # Layout
@@ -12,12 +14,16 @@
 //! - [`standin`]: the homeserver stand-in; [`pusher`]: transactions pushed as Synapse does.
 //! - [`bridge_proc`]: the bridge process; [`gatekeeper`]: the gatekeeper and its users.
 //! - [`setup`]: logins through the bot and portals, before anything is measured.
-//! - [`scenarios`]: inbound, outbound, mixed, idle; [`peers`]: the peer frameworks.
+//! - [`synapse`]: a throwaway Synapse; [`matrix_user`]: a real Matrix user on it;
+//!   [`synapse_world`]: the set-up against it.
+//! - [`scenarios`]: inbound, outbound, mixed, idle, trip (Synapse); [`peers`]: the peer
+//!   frameworks.
 //! - [`seq`]: numbered messages; [`sink`]: where their arrivals go; [`measure`]: matching,
 //!   percentiles, CPU and RSS; [`reference`]: the stand-in's own rate; [`report`]: the output.
 
 mod bridge_proc;
 mod gatekeeper;
+mod matrix_user;
 mod measure;
 mod pace;
 mod peers;
@@ -29,6 +35,8 @@ mod seq;
 mod setup;
 mod sink;
 mod standin;
+mod synapse;
+mod synapse_world;
 
 use std::{
     path::{Path, PathBuf},
@@ -43,6 +51,7 @@ use crate::{
     pusher::Load,
     report::Report,
     setup::{Sizes, World},
+    synapse_world::SynapseWorld,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,18 +96,20 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Messages/s of the fixed-rate runs (latency at a given load); 0 skips them. The
-    /// throughput runs always go as fast as possible.
-    #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
+    /// throughput runs always go as fast as possible. Default 1000; with Synapse, 5 (its runs
+    /// are all at a fixed rate).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Portals in the store for the idle scenario.
     #[arg(long, default_value_t = 100_000)]
     portals: u64,
-    /// Matrix users who log in through the bot.
-    #[arg(long, default_value_t = 10)]
-    users: usize,
-    /// Gatekeeper users; every Matrix user gets a portal with each.
-    #[arg(long, default_value_t = 10)]
-    contacts: usize,
+    /// Matrix users who log in through the bot (default 10; with Synapse, 2).
+    #[arg(long)]
+    users: Option<usize>,
+    /// Gatekeeper users; every Matrix user gets a portal with each (default 10; with
+    /// Synapse, 2).
+    #[arg(long)]
+    contacts: Option<usize>,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
@@ -118,6 +129,8 @@ struct Args {
 
 /// Messages/s of the smoke run's "as fast as possible" runs.
 const SMOKE_RATE: f64 = 200.0;
+/// Messages/s of the runs against Synapse, unless `--rate` says otherwise.
+const SYNAPSE_RATE: f64 = 5.0;
 
 /// The repository's root, where `config.example.yaml` and `bench/peers` are.
 fn repo_root() -> PathBuf {
@@ -147,19 +160,38 @@ async fn main() -> std::process::ExitCode {
 
 /// Runs the chosen scenarios; `Ok(false)` when one lost or doubled messages or failed.
 async fn run(mut args: Args) -> anyhow::Result<bool> {
-    if args.homeserver == Homeserver::Synapse {
-        anyhow::bail!(
-            "--homeserver synapse is not implemented yet; run against the stand-in (the default)"
+    let synapse = args.homeserver == Homeserver::Synapse;
+    // Synapse on a small machine is slow: few portals, and a rate that measures latency, not a
+    // queue.
+    let (mut users, mut contacts) = match synapse {
+        true => (args.users.unwrap_or(2), args.contacts.unwrap_or(2)),
+        false => (args.users.unwrap_or(10), args.contacts.unwrap_or(10)),
+    };
+    let mut rate = args.rate.unwrap_or(if synapse { SYNAPSE_RATE } else { 1000.0 });
+    anyhow::ensure!(rate.is_finite() && rate >= 0.0, "--rate must be a number ≥ 0, not {rate}");
+    if synapse {
+        anyhow::ensure!(
+            rate > 0.0,
+            "--homeserver synapse runs at a fixed rate: --rate must be > 0"
+        );
+        anyhow::ensure!(
+            matches!(args.scenario, Scenario::Inbound | Scenario::Outbound | Scenario::All),
+            "--scenario {} runs against the stand-in only; with --homeserver synapse choose inbound, outbound or all",
+            format!("{:?}", args.scenario).to_lowercase()
         );
     }
     if args.smoke {
         args.duration = 1;
-        args.users = args.users.min(2);
-        args.contacts = args.contacts.min(2);
+        users = users.min(2);
+        contacts = contacts.min(2);
         args.portals = args.portals.min(1000);
-        // Its throughput runs go at SMOKE_RATE; no extra fixed-rate runs.
-        args.rate = 0.0;
+        // Its throughput runs go at SMOKE_RATE; no extra fixed-rate runs (Synapse's runs are
+        // all at a fixed rate).
+        if !synapse {
+            rate = 0.0;
+        }
     }
+    let sizes = Sizes { users: users.max(1), contacts: contacts.max(1) };
     let bin = match &args.bridge_bin {
         Some(bin) => bin.clone(),
         None => default_bridge_bin()?,
@@ -187,7 +219,6 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
     };
     let db_label = scenarios::idle::label(&database);
     let duration = Duration::from_secs(args.duration.max(1));
-    let rate = (args.rate > 0.0).then_some(args.rate);
     let wants = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
     let mut report = Report {
         machine: report::machine(),
@@ -199,13 +230,23 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
         homeserver: "in-process stand-in".into(),
         ..Report::default()
     };
+    if synapse {
+        let directions = scenarios::trip::Directions {
+            inbound: wants(Scenario::Inbound),
+            outbound: wants(Scenario::Outbound),
+        };
+        let setup = Setup { bin: &bin, example: &example, database: &database, sizes };
+        let ok = against_synapse(setup, directions, duration, rate, &mut report).await?;
+        print_report(&report, args.json)?;
+        return Ok(ok && !report.failed());
+    }
+    let rate = (rate > 0.0).then_some(rate);
     let mut ok = true;
 
     if [Scenario::Inbound, Scenario::Outbound, Scenario::Mixed, Scenario::Peers]
         .into_iter()
         .any(wants)
     {
-        let sizes = Sizes { users: args.users.max(1), contacts: args.contacts.max(1) };
         eprintln!(
             "setting up: {} Matrix users × {} gatekeeper users = {} portals…",
             sizes.users,
@@ -248,8 +289,13 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
                 Err(why) => report.notes.push(format!("{} skipped: {why}", peer.name())),
                 Ok(install) => {
                     for per_txn in [1, 10] {
-                        match peers::run(peer, &install, load(per_txn), args.users * args.contacts)
-                            .await
+                        match peers::run(
+                            peer,
+                            &install,
+                            load(per_txn),
+                            sizes.users * sizes.contacts,
+                        )
+                        .await
                         {
                             Ok(row) => report.rows.push(row),
                             Err(error) => {
@@ -266,12 +312,59 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
         }
     }
 
-    if args.json {
+    print_report(&report, args.json)?;
+    Ok(ok && !report.failed())
+}
+
+fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", report.to_text());
     }
-    Ok(ok && !report.failed())
+    Ok(())
+}
+
+/// What the bridge is set up with.
+struct Setup<'a> {
+    bin: &'a Path,
+    example: &'a Path,
+    database: &'a Database,
+    sizes: Sizes,
+}
+
+/// `--homeserver synapse`: the trips against a real Synapse; `Ok(false)` when a run failed.
+async fn against_synapse(
+    setup: Setup<'_>,
+    directions: scenarios::trip::Directions,
+    duration: Duration,
+    rate: f64,
+    report: &mut Report,
+) -> anyhow::Result<bool> {
+    let Setup { bin, example, database, sizes } = setup;
+    eprintln!(
+        "setting up Synapse: {} Matrix users × {} gatekeeper users = {} portals…",
+        sizes.users,
+        sizes.contacts,
+        sizes.users * sizes.contacts
+    );
+    let world = SynapseWorld::start(&repo_root(), bin, example, database, sizes).await?;
+    report.homeserver = world.version.clone();
+    let db = scenarios::idle::label(database);
+    let mut ok = true;
+    match scenarios::trip::run(&world, directions, duration, rate, db).await {
+        Ok((rows, overhead)) => {
+            report.rows.extend(rows);
+            report.overhead = overhead;
+        }
+        Err(error) => {
+            ok = false;
+            report.notes.push(format!("a trip failed: {error:#}"));
+            eprintln!("--- bridge warnings ---\n{}", world.bridge.warnings().join("\n"));
+        }
+    }
+    world.stop().await?;
+    Ok(ok)
 }
 
 /// The scenarios that run on one set-up.

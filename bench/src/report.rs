@@ -70,6 +70,31 @@ pub struct Reference {
     pub requests_per_s: f64,
 }
 
+/// What the bridge adds to the p50 of a message's trip through Synapse, per the target.
+pub const ADDED_P50_TARGET_MS: f64 = 5.0;
+
+/// What the bridge adds to a message's trip through Synapse (`--homeserver synapse`): one
+/// direction's trip against the same trip Matrix → Matrix through Synapse alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overhead {
+    pub direction: String,
+    pub bridge: Percentiles,
+    pub baseline: Percentiles,
+    /// The bridge's p50 minus the baseline's, in ms.
+    pub added_p50_ms: f64,
+}
+
+impl Overhead {
+    pub fn of(direction: &str, bridge: &Row, baseline: &Row) -> Overhead {
+        Overhead {
+            direction: direction.to_owned(),
+            bridge: bridge.latency,
+            baseline: baseline.latency,
+            added_p50_ms: bridge.latency.p50_ms - baseline.latency.p50_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub machine: String,
@@ -78,6 +103,7 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub idle: Vec<IdleRow>,
     pub reference: Option<Reference>,
+    pub overhead: Vec<Overhead>,
     pub notes: Vec<String>,
 }
 
@@ -229,6 +255,32 @@ impl Report {
                     "  vs {peer} at {per_txn} ev/txn: {speed:.2}x the events/s, {cpu:.3}x the CPU per event"
                 );
             }
+        }
+        if !self.overhead.is_empty() {
+            let _ =
+                writeln!(s, "\nwhat the bridge adds to a message's trip through Synapse (p50):");
+        }
+        for o in &self.overhead {
+            // A trip through the bridge faster than Synapse alone is noise, not a result.
+            let met = if o.added_p50_ms < 0.0 {
+                "not resolved (negative: the noise is larger than the difference)"
+            } else if o.added_p50_ms < ADDED_P50_TARGET_MS {
+                "met"
+            } else {
+                "NOT met"
+            };
+            let _ = writeln!(
+                s,
+                "  {}: {:+.1} ms ({:.1} ms against {:.1} ms Matrix → Matrix; p95 {:.1} against {:.1}, p99 {:.1} against {:.1}); target < {ADDED_P50_TARGET_MS} ms: {met}",
+                o.direction,
+                o.added_p50_ms,
+                o.bridge.p50_ms,
+                o.baseline.p50_ms,
+                o.bridge.p95_ms,
+                o.baseline.p95_ms,
+                o.bridge.p99_ms,
+                o.baseline.p99_ms,
+            );
         }
         for note in &self.notes {
             let _ = writeln!(s, "note: {note}");

@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// How long one set-up step may take.
-const STEP: Duration = Duration::from_secs(60);
+pub const STEP: Duration = Duration::from_secs(60);
 
 /// A Matrix user of the bridge, logged in.
 #[derive(Debug, Clone)]
@@ -94,24 +94,13 @@ impl World {
 
     /// Contacts, logins, portals and the warm-up.
     async fn populate(&mut self, sizes: Sizes) -> anyhow::Result<()> {
-        for i in 0..sizes.contacts {
-            let phone = format!("+4917{:08}", 10_000 + i);
-            let contact = self.gatekeeper.contact(&phone, &format!("Contact {i}"), DOMAIN).await?;
-            self.contacts.push(contact);
-        }
+        self.contacts = contacts(&self.gatekeeper, sizes.contacts).await?;
         for i in 0..sizes.users {
             let user = self.log_in(i).await.with_context(|| format!("logging in user {i}"))?;
             self.users.push(user);
         }
         self.open_portals().await?;
         self.warm_up().await
-    }
-
-    /// Sends a command in `user`'s management room.
-    async fn command(&mut self, room: &str, user: &str, text: &str) -> anyhow::Result<()> {
-        let id = self.pusher.event_id();
-        let event = pusher::text(&id, room, user, text);
-        self.pusher.push(vec![event], Vec::new()).await
     }
 
     /// Invites the bot to a management room, then `login` and `login confirm`.
@@ -121,33 +110,8 @@ impl World {
         let id = self.pusher.event_id();
         let invite = pusher::member(&id, &room, &user_id, &bot_user_id(), "invite");
         self.pusher.push(vec![invite], Vec::new()).await?;
-        self.standin.wait_for_notice(&room, "management room", STEP).await?;
-        self.command(&room, &user_id, "login").await?;
-        self.standin.wait_for_notice(&room, "login confirm", STEP).await?;
-        self.command(&room, &user_id, "login confirm").await?;
-        let answer = self.standin.wait_for_notice(&room, "You are logged in", STEP).await?;
-        let remote_id = answer
-            .split("your address there is ")
-            .nth(1)
-            .and_then(|rest| rest.split([',', ' ']).next())
-            .map(str::to_owned)
-            .with_context(|| format!("no gatekeeper id in the bot's answer {answer:?}"))?;
-        // The login's channel comes up in the background; `start-chat` needs it.
-        let deadline = tokio::time::Instant::now() + STEP;
-        loop {
-            let skip = self.standin.notice_count(&room);
-            self.command(&room, &user_id, "whoami").await?;
-            let status =
-                self.standin.wait_for_notice_after(&room, "Connection:", skip, STEP).await?;
-            if status.contains("Connection: connected.") {
-                break;
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "the login did not connect within {STEP:?}: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let mut chat = PushedChat { world: self, room: &room, user: &user_id };
+        let remote_id = log_in(&mut chat).await?;
         Ok(MatrixUser { user_id, management_room: room, remote_id })
     }
 
@@ -199,14 +163,7 @@ impl World {
             events.push(pusher::text(&id, &portal.room_id, owner, "warm-up"));
         }
         self.pusher.push(events, Vec::new()).await?;
-        let wanted = before + self.portals.len() as u64;
-        let deadline = tokio::time::Instant::now() + STEP;
-        while self.gatekeeper.counters.plain_messages.load(Ordering::Relaxed) < wanted {
-            if tokio::time::Instant::now() > deadline {
-                anyhow::bail!("the warm-up messages did not reach the contacts");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.gatekeeper.wait_for_plain_messages(before + self.portals.len() as u64, STEP).await?;
         // Inbound warm-ups: one notice per portal at the stand-in.
         for portal in self.portals.clone() {
             self.standin.wait_for_notice(&portal.room_id, "warm-up", STEP).await?;
@@ -219,6 +176,81 @@ impl World {
         self.bridge.drop_schema().await;
         self.gatekeeper.shutdown().await;
         result
+    }
+}
+
+/// Registers `n` gatekeeper users, opted in for the bridge, and starts their tasks.
+pub async fn contacts(gatekeeper: &Gatekeeper, n: usize) -> anyhow::Result<Vec<Contact>> {
+    let mut contacts = Vec::with_capacity(n);
+    for i in 0..n {
+        let phone = format!("+4917{:08}", 10_000 + i);
+        contacts.push(gatekeeper.contact(&phone, &format!("Contact {i}"), DOMAIN).await?);
+    }
+    Ok(contacts)
+}
+
+/// A management room as the set-up talks to the bot in it: the same conversation on the
+/// stand-in (transactions pushed, notices recorded) and on Synapse (a real client).
+pub trait BotChat {
+    /// Sends `text` in the room as its user.
+    async fn say(&mut self, text: &str) -> anyhow::Result<()>;
+    /// How many messages the bot sent to the room so far.
+    fn answers(&self) -> usize;
+    /// Waits for a message of the bot, after its first `skip`, that contains `needle`.
+    async fn answer_after(&self, needle: &str, skip: usize) -> anyhow::Result<String>;
+}
+
+/// Logs in through the bot, who has just welcomed the user in the management room: `login`,
+/// `login confirm`, then `whoami` until the login's channel is connected (`start-chat` needs
+/// it; it comes up in the background). Returns the user's gatekeeper id.
+pub async fn log_in(chat: &mut impl BotChat) -> anyhow::Result<String> {
+    chat.answer_after("management room", 0).await?;
+    chat.say("login").await?;
+    chat.answer_after("login confirm", 0).await?;
+    chat.say("login confirm").await?;
+    let answer = chat.answer_after("You are logged in", 0).await?;
+    let remote_id = answer
+        .split("your address there is ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(str::to_owned)
+        .with_context(|| format!("no gatekeeper id in the bot's answer {answer:?}"))?;
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let skip = chat.answers();
+        chat.say("whoami").await?;
+        let status = chat.answer_after("Connection:", skip).await?;
+        if status.contains("Connection: connected.") {
+            return Ok(remote_id);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the login did not connect within {STEP:?}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A management room on the stand-in: commands are pushed as transactions.
+struct PushedChat<'a> {
+    world: &'a mut World,
+    room: &'a str,
+    user: &'a str,
+}
+
+impl BotChat for PushedChat<'_> {
+    async fn say(&mut self, text: &str) -> anyhow::Result<()> {
+        let id = self.world.pusher.event_id();
+        let event = pusher::text(&id, self.room, self.user, text);
+        self.world.pusher.push(vec![event], Vec::new()).await
+    }
+
+    fn answers(&self) -> usize {
+        self.world.standin.notice_count(self.room)
+    }
+
+    async fn answer_after(&self, needle: &str, skip: usize) -> anyhow::Result<String> {
+        self.world.standin.wait_for_notice_after(self.room, needle, skip, STEP).await
     }
 }
 

@@ -16,6 +16,29 @@ use crate::{
     setup::World,
 };
 
+/// Every contact's plan: to each of the Matrix users (by gatekeeper id) in turn, in stream
+/// `base + contact × users + user`, at `rate` messages/s in all (`None`: as fast as possible).
+pub fn plans(
+    remote_ids: &[String],
+    contacts: usize,
+    base: u32,
+    rate: Option<f64>,
+    duration: Duration,
+) -> Vec<Plan> {
+    let users = remote_ids.len() as u32;
+    (0..contacts as u32)
+        .map(|c| Plan {
+            targets: remote_ids
+                .iter()
+                .enumerate()
+                .map(|(u, to)| Target { to: to.clone(), stream: base + c * users + u as u32 })
+                .collect(),
+            rate: rate.map_or(0.0, |r| r / contacts.max(1) as f64),
+            duration,
+        })
+        .collect()
+}
+
 /// `rate`: messages/s in all, or `None` for as fast as possible.
 pub async fn run(
     world: &mut World,
@@ -27,23 +50,8 @@ pub async fn run(
         Some(r) => format!("inbound @{r:.0}/s"),
         None => "inbound".to_owned(),
     };
-    let base = stream_base();
-    let users = world.users.len() as u32;
-    let plans: Vec<Plan> = (0..world.contacts.len() as u32)
-        .map(|c| Plan {
-            targets: world
-                .users
-                .iter()
-                .enumerate()
-                .map(|(u, user)| Target {
-                    to: user.remote_id.clone(),
-                    stream: base + c * users + u as u32,
-                })
-                .collect(),
-            rate: rate.map_or(0.0, |r| r / world.contacts.len().max(1) as f64),
-            duration,
-        })
-        .collect();
+    let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
+    let plans = plans(&remote_ids, world.contacts.len(), stream_base(), rate, duration);
     let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
     let collector = Collector::start(world.standin.subscribe());
     let pid = world.bridge.pid().context("the bridge is not running")?;

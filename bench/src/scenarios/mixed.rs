@@ -10,9 +10,8 @@ use std::{sync::atomic::Ordering, time::Duration};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::{Collector, Meters, RunResult, outbound, row, stream_base, with_progress};
+use super::{Collector, Meters, RunResult, inbound, outbound, row, stream_base, with_progress};
 use crate::{
-    gatekeeper::{Plan, Target},
     measure::Sent,
     pusher::{self, Load},
     report::Row,
@@ -30,23 +29,9 @@ pub async fn run(
     let suffix = rate.map(|r| format!(" @{r:.0}/s")).unwrap_or_default();
     let half = rate.map(|r| r / 2.0);
     let users = world.users.len() as u32;
-    let contacts = world.contacts.len() as u32;
     let in_base = stream_base();
-    let plans: Vec<Plan> = (0..contacts)
-        .map(|c| Plan {
-            targets: world
-                .users
-                .iter()
-                .enumerate()
-                .map(|(u, user)| Target {
-                    to: user.remote_id.clone(),
-                    stream: in_base + c * users + u as u32,
-                })
-                .collect(),
-            rate: half.map_or(0.0, |r| r / contacts.max(1) as f64),
-            duration,
-        })
-        .collect();
+    let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
+    let plans = inbound::plans(&remote_ids, world.contacts.len(), in_base, half, duration);
     // Inbound stream → (portal room, owner), for the read receipts.
     let mut receipt_target = std::collections::HashMap::new();
     for p in &world.portals {

@@ -6,11 +6,13 @@
 //! - [`outbound`]: Matrix transactions → gatekeeper users (also the bridge's row beside the peers).
 //! - [`mixed`]: both at once, with reactions and read receipts.
 //! - [`idle`]: many idle portals: start-up time and memory.
+//! - [`trip`]: against Synapse, a message's trip each way, and the same trip without the bridge.
 
 pub mod idle;
 pub mod inbound;
 pub mod mixed;
 pub mod outbound;
+pub mod trip;
 
 use std::{
     collections::HashMap,

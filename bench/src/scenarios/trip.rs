@@ -1,0 +1,245 @@
+//! Trip (`--homeserver synapse`): how long a message takes end to end with a real Synapse in
+//! the way, and how much of that the bridge adds. Each run at the same fixed rate, spread over
+//! as many rooms:
+//!
+//! - **baseline**: Matrix users send over the client-server API, others receive over `/sync`,
+//!   in DMs laid out like the portals — Synapse alone, no bridge. Before the inbound run the
+//!   senders are users of an appservice that only send, as the ghosts; before the outbound run
+//!   ordinary users whose sync runs, as the bridge's users (see [`crate::synapse_world`]).
+//! - **inbound**: a gatekeeper user sends an encrypted message; the bridge decrypts it and sends
+//!   it into the portal as the ghost; the trip ends when the Matrix user's `/sync` returns it.
+//! - **outbound**: the Matrix user sends into the portal; Synapse pushes it to the bridge, which
+//!   encrypts it for the contact; the trip ends when the contact has decrypted it.
+//!
+//! What the bridge adds to a direction's trip is its p50 minus the baseline's p50. The metric is
+//! latency, not throughput: the rate is modest (5 messages/s by default: Synapse on two busy cores
+//! applies about 10) so that nothing queues.
+
+use std::{
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::Duration,
+};
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use super::{Collector, Meters, RunResult, inbound, row, stream_base, with_progress};
+use crate::{
+    matrix_user::{Client, send_stream},
+    measure::{Percentiles, Sent, settle},
+    report::{Overhead, Row},
+    sink::Sink,
+    synapse_world::{SenderSet, SynapseWorld},
+};
+
+/// The longest Synapse may stay busy with the run before the next starts.
+const SYNAPSE_SETTLE: Duration = Duration::from_secs(10);
+
+/// Which trips to measure (each with its baseline).
+#[derive(Debug, Clone, Copy)]
+pub struct Directions {
+    pub inbound: bool,
+    pub outbound: bool,
+}
+
+/// Runs the chosen directions, each after its baseline; returns their rows, and what the
+/// bridge adds to each direction's p50.
+pub async fn run(
+    world: &SynapseWorld,
+    directions: Directions,
+    duration: Duration,
+    rate: f64,
+    database: &str,
+) -> anyhow::Result<(Vec<Row>, Vec<Overhead>)> {
+    let mut rows = Vec::new();
+    let mut overhead = Vec::new();
+    let like_ghosts = &world.baseline.like_ghosts;
+    let like_users = &world.baseline.like_users;
+    if directions.inbound {
+        let base = baseline(world, like_ghosts, "baseline, as ghosts", duration, rate).await?;
+        let row = self::inbound(world, duration, rate, database).await?;
+        overhead.push(Overhead::of("inbound (gatekeeper → Matrix)", &row, &base));
+        rows.extend([base, row]);
+    }
+    if directions.outbound {
+        let base = baseline(world, like_users, "baseline, as users", duration, rate).await?;
+        let row = self::outbound(world, duration, rate, database).await?;
+        overhead.push(Overhead::of("outbound (Matrix → gatekeeper)", &row, &base));
+        rows.extend([base, row]);
+    }
+    Ok((rows, overhead))
+}
+
+/// Matrix → Matrix through Synapse alone, from `senders`; the subject measured is Synapse's
+/// process.
+async fn baseline(
+    world: &SynapseWorld,
+    senders: &SenderSet,
+    label: &str,
+    duration: Duration,
+    rate: f64,
+) -> anyhow::Result<Row> {
+    let rooms: Vec<_> =
+        senders.rooms.iter().map(|r| (&senders.senders[r.sender].client, &r.room_id)).collect();
+    let answered = Arc::default();
+    let start = || streams(&rooms, rate, duration, &answered);
+    let pid = world.synapse.pid().context("Synapse's process id is unknown")?;
+    let label = format!("{label} @{rate:.0}/s");
+    let mut row =
+        measured(world, &world.sink, pid, &label, "Synapse alone", start, duration).await?;
+    row.target_rate = Some(rate);
+    row.notes.push("CPU and RSS columns are Synapse's".into());
+    push_answered(&mut row, &answered);
+    push_sync_errors(world, &mut row);
+    Ok(row)
+}
+
+/// Gatekeeper users → the bridge → Synapse → the Matrix users' `/sync`.
+async fn inbound(
+    world: &SynapseWorld,
+    duration: Duration,
+    rate: f64,
+    database: &str,
+) -> anyhow::Result<Row> {
+    let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
+    let plans =
+        inbound::plans(&remote_ids, world.contacts.len(), stream_base(), Some(rate), duration);
+    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
+    let senders = || {
+        let contacts = world.contacts.iter().zip(plans);
+        contacts
+            .map(|(contact, plan)| {
+                let contact = contact.clone();
+                tokio::spawn(async move { contact.run(plan).await })
+            })
+            .collect()
+    };
+    let pid = world.bridge.pid().context("the bridge is not running")?;
+    let label = format!("trip inbound @{rate:.0}/s");
+    let mut row = measured(world, &world.sink, pid, &label, "bridge", senders, duration).await?;
+    row.database = database.to_owned();
+    row.target_rate = Some(rate);
+    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
+    if errors > 0 {
+        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
+    }
+    push_sync_errors(world, &mut row);
+    Ok(row)
+}
+
+/// The Matrix users' sends → Synapse → the bridge → the contacts.
+async fn outbound(
+    world: &SynapseWorld,
+    duration: Duration,
+    rate: f64,
+    database: &str,
+) -> anyhow::Result<Row> {
+    let rooms: Vec<_> =
+        world.portals.iter().map(|p| (&world.users[p.user].matrix.client, &p.room_id)).collect();
+    let answered = Arc::default();
+    let senders = || streams(&rooms, rate, duration, &answered);
+    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
+    let pid = world.bridge.pid().context("the bridge is not running")?;
+    let label = format!("trip outbound @{rate:.0}/s");
+    let sink = &world.gatekeeper.sink;
+    let mut row = measured(world, sink, pid, &label, "bridge", senders, duration).await?;
+    push_answered(&mut row, &answered);
+    row.database = database.to_owned();
+    row.target_rate = Some(rate);
+    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
+    if errors > 0 {
+        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
+    }
+    Ok(row)
+}
+
+type Senders = Vec<JoinHandle<anyhow::Result<Sent>>>;
+
+/// Numbered messages from Matrix users, one stream (and task) per room, `rate` per second in
+/// all; how long Synapse took to answer each send goes to `answered` (ns).
+fn streams(
+    rooms: &[(&Client, &String)],
+    rate: f64,
+    duration: Duration,
+    answered: &Arc<Mutex<Vec<u64>>>,
+) -> Senders {
+    let base = stream_base();
+    let per_room = rate / rooms.len().max(1) as f64;
+    let rooms = rooms.iter().enumerate();
+    rooms
+        .map(|(i, (client, room))| {
+            let answered = answered.clone();
+            let sender = send_stream(
+                (*client).clone(),
+                (*room).clone(),
+                base + i as u32,
+                per_room,
+                duration,
+            );
+            tokio::spawn(async move {
+                let (sent, times) = sender.await?;
+                answered.lock().unwrap_or_else(|e| e.into_inner()).extend(times);
+                Ok(sent)
+            })
+        })
+        .collect()
+}
+
+/// Adds the p50 of how long Synapse took to answer the sends to `row`.
+fn push_answered(row: &mut Row, answered: &Mutex<Vec<u64>>) {
+    let mut times = std::mem::take(&mut *answered.lock().unwrap_or_else(|e| e.into_inner()));
+    let p50 = Percentiles::of(&mut times).p50_ms;
+    row.extra.push(("p50 ms until Synapse answered a send".into(), p50.round() as u64));
+}
+
+/// Waits for Synapse and the subject to go idle, then starts the `senders` and collects from
+/// `sink` while they send, and the stragglers after.
+async fn measured(
+    world: &SynapseWorld,
+    sink: &Sink,
+    pid: u32,
+    label: &str,
+    subject: &str,
+    senders: impl FnOnce() -> Senders,
+    duration: Duration,
+) -> anyhow::Result<Row> {
+    // Work left from the run before (receipts, pushes) would count against this one.
+    if let Some(synapse) = world.synapse.pid() {
+        settle(synapse, SYNAPSE_SETTLE).await;
+    }
+    let collector = Collector::start(sink.subscribe());
+    let meters = Meters::start(pid, label, duration).await;
+    let senders = senders();
+    let sent = with_progress(&meters, || collector.delivered(), async {
+        let mut sent = Sent::new();
+        for sender in senders {
+            sent.extend(sender.await??);
+        }
+        anyhow::Ok(sent)
+    })
+    .await;
+    let sent = match sent {
+        Ok(sent) => sent,
+        Err(error) => {
+            sink.unsubscribe();
+            return Err(error.context(format!("{label}: sending failed")));
+        }
+    };
+    let tally = with_progress(&meters, || 0, collector.finish(&sent)).await;
+    sink.unsubscribe();
+    let (subject_cpu_s, harness_cpu_s, peak_rss, wall_s) = meters.finish();
+    Ok(row(
+        label,
+        subject,
+        "-",
+        RunResult { tally, sent, subject_cpu_s, harness_cpu_s, peak_rss, wall_s },
+    ))
+}
+
+fn push_sync_errors(world: &SynapseWorld, row: &mut Row) {
+    let errors: u64 = world.users.iter().map(|u| u.matrix.sync_errors()).sum::<u64>()
+        + world.baseline.receivers.iter().map(|u| u.sync_errors()).sum::<u64>();
+    if errors > 0 {
+        row.extra.push(("failed /sync requests of the Matrix users (retried)".into(), errors));
+    }
+}
