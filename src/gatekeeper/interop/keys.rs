@@ -173,8 +173,8 @@ pub async fn load(
     let noise: [u8; 32] =
         noise.as_slice().try_into().map_err(|_| damaged(user, "the Noise key is not 32 bytes"))?;
     let text = |opened: Zeroizing<Vec<u8>>, what: &str| {
-        String::from_utf8(opened.to_vec())
-            .map(Zeroizing::new)
+        std::str::from_utf8(&opened)
+            .map(|text| Zeroizing::new(text.to_owned()))
             .map_err(|_| damaged(user, format!("{what} is not text")))
     };
     let core = text(open(key, OLM, user, &row.sealed_olm_pickle)?, "the Olm pickle")?;
@@ -183,9 +183,8 @@ pub async fn load(
         let opened = open(key, OLM_PEER, &peer_owner(user, peer), sealed)?;
         peers.push((peer.clone(), text(opened, "a contact's Olm sessions")?));
     }
-    // The parts are copied into the endpoint; the opened copies are wiped as they go.
-    let parts = peers.iter().map(|(peer, part)| (peer.clone(), part.to_string()));
-    let e2ee = OlmEndpoint::from_pickle_parts(&core, parts, &pickle_key(key))
+    // The opened parts are wiped when they are dropped, here or inside.
+    let e2ee = OlmEndpoint::from_pickle_parts(&core, peers, &pickle_key(key))
         .map_err(|e| damaged(user, format!("the Olm pickle: {e}")))?;
     Ok(Some(LoginKeys {
         remote_id: row.remote_id,

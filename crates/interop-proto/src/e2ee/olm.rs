@@ -114,9 +114,9 @@ impl OlmEndpoint {
     /// Restores an endpoint saved in parts ([`Self::pickle_changes`]): its core and one part
     /// per peer, `(peer, part)`. A whole pickle ([`E2ee::pickle`]) with no parts is read too,
     /// marked all changed, so that the next save moves it into parts.
-    pub fn from_pickle_parts(
+    pub fn from_pickle_parts<P: AsRef<str>>(
         core: &str,
-        peers: impl IntoIterator<Item = (String, String)>,
+        peers: impl IntoIterator<Item = (String, P)>,
         key: &PickleKey,
     ) -> Result<Self, E2eeError> {
         super::pickle::restore_parts(core, peers, key)

@@ -150,9 +150,9 @@ fn restore_peer(saved: SavedPeer, k: &[u8; 32]) -> Result<Peer, E2eeError> {
 /// Restores a core (version 2) with its peers' parts, each `(peer, part)`. A whole pickle
 /// (version 1, with no parts) is read too, with everything marked changed, so that the next
 /// save moves it into parts.
-pub(crate) fn restore_parts(
+pub(crate) fn restore_parts<P: AsRef<str>>(
     core: &str,
-    peers: impl IntoIterator<Item = (String, String)>,
+    peers: impl IntoIterator<Item = (String, P)>,
     key: &PickleKey,
 ) -> Result<OlmEndpoint, E2eeError> {
     let saved: Saved = serde_json::from_str(core).map_err(bad)?;
@@ -167,7 +167,7 @@ pub(crate) fn restore_parts(
     }
     let mut e = restore_saved(saved, key)?;
     for (id, part) in peers {
-        let saved: SavedPeer = serde_json::from_str(&part).map_err(bad)?;
+        let saved: SavedPeer = serde_json::from_str(part.as_ref()).map_err(bad)?;
         e.peers.insert(id, restore_peer(saved, key.bytes())?);
     }
     Ok(e)

@@ -154,7 +154,12 @@ fn pickled_in_parts_only_what_changed_is_written_and_state_survives() {
     assert_eq!(dec(&mut c, "a", &a.encrypt("c", b"c again").unwrap()), b"c again");
     assert_eq!(dec(&mut a, "d", &d.encrypt("a", b"d again").unwrap()), b"d again");
     assert!(
-        OlmEndpoint::from_pickle_parts(&stored.core, vec![], &PickleKey::new([8; 32])).is_err()
+        OlmEndpoint::from_pickle_parts(
+            &stored.core,
+            Vec::<(String, String)>::new(),
+            &PickleKey::new([8; 32])
+        )
+        .is_err()
     );
     let whole = a.pickle(&key).unwrap();
     let parts = vec![("b".to_owned(), stored.peers["b"].clone())];
@@ -169,7 +174,12 @@ fn a_whole_pickle_moves_into_parts() {
     let (mut a, mut b) = pair();
     a.start_session("b", &b.fresh_bundle()).unwrap();
     dec(&mut b, "a", &a.encrypt("b", b"before").unwrap());
-    let mut a = OlmEndpoint::from_pickle_parts(&a.pickle(&key).unwrap(), vec![], &key).unwrap();
+    let mut a = OlmEndpoint::from_pickle_parts(
+        &a.pickle(&key).unwrap(),
+        Vec::<(String, String)>::new(),
+        &key,
+    )
+    .unwrap();
     let mut stored = Parts::default();
     assert_eq!(stored.save(&mut a, &key), (vec!["b".into()], true));
     let mut a = stored.load(&key);
