@@ -171,7 +171,7 @@ impl Store {
                     let sql = format!(
                         "INSERT INTO olm_peers (matrix_user_id, peer, sealed) VALUES {} \
                          ON CONFLICT (matrix_user_id, peer) DO UPDATE SET sealed = excluded.sealed",
-                        values_list(peers.len(), 3)
+                        super::values_list(peers.len(), 3)
                     );
                     let mut query = sqlx::query(&sql);
                     for (peer, sealed) in peers {
@@ -183,7 +183,7 @@ impl Store {
                     let sql = format!(
                         "INSERT INTO remote_seen (matrix_user_id, sender, message_id, seen_at) \
                          VALUES {} ON CONFLICT DO NOTHING",
-                        values_list(seen.len(), 4)
+                        super::values_list(seen.len(), 4)
                     );
                     let mut query = sqlx::query(&sql);
                     for (sender, id) in seen {
@@ -217,23 +217,5 @@ impl Store {
             tx.commit().await?;
             deleted > 0
         }))
-    }
-}
-
-/// `($1, $2, $3), ($4, $5, $6)…`: the placeholders of `rows` rows of `columns` values.
-fn values_list(rows: usize, columns: usize) -> String {
-    let row = |r: usize| {
-        let cells: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
-        format!("({})", cells.join(", "))
-    };
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn values_lists_number_every_cell() {
-        assert_eq!(super::values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::values_list(1, 1), "($1)");
     }
 }

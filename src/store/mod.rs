@@ -128,6 +128,28 @@ impl Store {
         Ok(())
     }
 
+    /// Sets `column` of `table` to now on the rows whose `seq` is one of `seqs`, in one
+    /// statement: how a batch of queued work or transactions is marked handled.
+    async fn stamp_now(&self, table: &str, column: &str, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        // The seqs are $1…$n, the time is bound after them.
+        let time = seqs.len() + 1;
+        let sql = format!(
+            "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
+            values_list(1, seqs.len())
+        );
+        on_pool!(self, |pool| {
+            let mut query = sqlx::query(&sql);
+            for seq in seqs {
+                query = query.bind(*seq);
+            }
+            query.bind(now_ms()).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Closes the database; later queries fail.
     pub async fn close(&self) {
         match self {
@@ -143,9 +165,14 @@ impl Store {
     }
 }
 
-/// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
-pub(crate) fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+/// `($1, $2, $3), ($4, $5, $6)…`: the numbered placeholders of `rows` rows of `columns`
+/// values, for a multi-row insert or (one row) an `IN` list.
+fn values_list(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let cells: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
 /// Milliseconds since the Unix epoch, the time format of every table.
@@ -154,4 +181,13 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_lists_number_every_cell() {
+        assert_eq!(super::values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values_list(1, 1), "($1)");
+    }
 }

@@ -102,21 +102,7 @@ impl Store {
 
     /// Marks the work items `seqs` done.
     pub async fn finish_portal_work_items(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE portal_queue SET done_at = $1 WHERE seq IN ({})",
-            super::placeholders(2, seqs.len())
-        );
-        on_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql).bind(now_ms());
-            for seq in seqs {
-                query = query.bind(*seq);
-            }
-            query.execute(pool).await?;
-        });
-        Ok(())
+        self.stamp_now("portal_queue", "done_at", seqs).await
     }
 
     /// Every portal with unfinished work (to restart their workers after a restart).
@@ -143,29 +129,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
-    }
-
-    pub async fn finish_portal_work(&self, seq: i64) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE portal_queue SET done_at = $2 WHERE seq = $1")
-                .bind(seq)
-                .bind(now_ms())
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Counts an attempt at applying the work, before it runs: `attempts > 0` on an item read
-    /// later means it ran before (and may have taken effect in part).
-    pub async fn mark_portal_work_started(&self, seq: i64) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE portal_queue SET attempts = attempts + 1 WHERE seq = $1")
-                .bind(seq)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
     }
 
     /// Forgets finished work older than `keep_ms`; its dedupe key goes with it, which is safe

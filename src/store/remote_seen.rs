@@ -2,7 +2,7 @@
 //!
 //! The gatekeeper redelivers anything it did not hear was received, so a stanza can arrive
 //! twice (a crash between storing it and confirming it). Rows are written together with the
-//! encryption state (`Store::save_olm_pickle`); here are the reads and the clean-up.
+//! encryption state (`Store::save_olm_state`); here are the reads and the clean-up.
 
 use sqlx::Row;
 

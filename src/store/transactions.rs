@@ -108,21 +108,7 @@ impl Store {
 
     /// Marks the transactions `seqs` processed.
     pub async fn mark_transactions_processed(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "UPDATE appservice_transactions SET processed_at = $1 WHERE seq IN ({})",
-            super::placeholders(2, seqs.len())
-        );
-        on_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql).bind(now_ms());
-            for seq in seqs {
-                query = query.bind(*seq);
-            }
-            query.execute(pool).await?;
-        });
-        Ok(())
+        self.stamp_now("appservice_transactions", "processed_at", seqs).await
     }
 }
 
