@@ -4,14 +4,16 @@
 //! as the contact's ghost. An arrival is the `send` at the stand-in; latency runs from the
 //! moment the contact sent the message.
 
-use std::{sync::atomic::Ordering, time::Duration};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Collector, Meters, RunResult, row, stream_base, with_progress};
+use super::{
+    Collector, Meters, RunResult, contact_senders, errors_now, join_senders, push_errors, row,
+    stream_base, with_progress,
+};
 use crate::{
     gatekeeper::{Plan, Target},
-    measure::Sent,
     report::Row,
     setup::World,
 };
@@ -52,27 +54,12 @@ pub async fn run(
     };
     let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
     let plans = plans(&remote_ids, world.contacts.len(), stream_base(), rate, duration);
-    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
+    let errors_before = errors_now(&world.gatekeeper.counters);
     let collector = Collector::start(world.standin.subscribe());
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let meters = Meters::start(pid, &label, duration).await;
-    let handles: Vec<_> = world
-        .contacts
-        .iter()
-        .zip(plans)
-        .map(|(contact, plan)| {
-            let contact = contact.clone();
-            tokio::spawn(async move { contact.run(plan).await })
-        })
-        .collect();
-    let sent = with_progress(&meters, || collector.delivered(), async {
-        let mut sent = Sent::new();
-        for handle in handles {
-            sent.extend(handle.await??);
-        }
-        anyhow::Ok(sent)
-    })
-    .await?;
+    let senders = contact_senders(&world.contacts, plans);
+    let sent = with_progress(&meters, || collector.delivered(), join_senders(senders)).await?;
     let tally = with_progress(&meters, || 0, collector.finish(&sent)).await;
     world.standin.unsubscribe();
     let (subject_cpu_s, harness_cpu_s, peak_rss, wall_s) = meters.finish();
@@ -83,9 +70,6 @@ pub async fn run(
         RunResult { tally, sent, subject_cpu_s, harness_cpu_s, peak_rss, wall_s },
     );
     row.target_rate = rate;
-    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
-    if errors > 0 {
-        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
-    }
+    push_errors(&mut row, &world.gatekeeper.counters, errors_before);
     Ok(row)
 }

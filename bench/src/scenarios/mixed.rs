@@ -10,9 +10,11 @@ use std::{sync::atomic::Ordering, time::Duration};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::{Collector, Meters, RunResult, inbound, outbound, row, stream_base, with_progress};
+use super::{
+    Collector, Meters, RunResult, contact_senders, inbound, join_senders, outbound, row,
+    stream_base, with_progress,
+};
 use crate::{
-    measure::Sent,
     pusher::{self, Load},
     report::Row,
     setup::World,
@@ -50,15 +52,7 @@ pub async fn run(
     let outbound_c = Collector::start(world.gatekeeper.sink.subscribe());
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let meters = Meters::start(pid, &format!("mixed{suffix}"), duration).await;
-    let handles: Vec<_> = world
-        .contacts
-        .iter()
-        .zip(plans)
-        .map(|(contact, plan)| {
-            let contact = contact.clone();
-            tokio::spawn(async move { contact.run(plan).await })
-        })
-        .collect();
+    let senders = contact_senders(&world.contacts, plans);
     let mut receipts_pushed = 0u64;
     let mut ephemeral = || -> Vec<Value> {
         let latest = inbound.take_latest();
@@ -81,10 +75,7 @@ pub async fn run(
         pusher::drive(&mut world.pusher, &out_streams, load, &mut ephemeral),
     )
     .await?;
-    let mut in_sent = Sent::new();
-    for handle in handles {
-        in_sent.extend(handle.await??);
-    }
+    let in_sent = join_senders(senders).await?;
     let (in_tally, out_tally) =
         tokio::join!(inbound.finish(&in_sent), outbound_c.finish(&out_sent));
     world.standin.unsubscribe();

@@ -24,9 +24,10 @@ use std::{
 };
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
+    gatekeeper::{Contact, Counters, Plan},
     measure::{CpuSpan, Matched, RssSampler, Sent, Tally, settle},
     report::Row,
     standin::{Arrival, ArrivalKind},
@@ -182,6 +183,43 @@ pub struct RunResult {
     pub harness_cpu_s: f64,
     pub peak_rss: u64,
     pub wall_s: f64,
+}
+
+/// Tasks that each send numbered messages and return how many went to each stream.
+pub type Senders = Vec<JoinHandle<anyhow::Result<Sent>>>;
+
+/// Starts every contact on its plan, each in a task of its own.
+pub fn contact_senders(contacts: &[Contact], plans: Vec<Plan>) -> Senders {
+    contacts
+        .iter()
+        .zip(plans)
+        .map(|(contact, plan)| {
+            let contact = contact.clone();
+            tokio::spawn(async move { contact.run(plan).await })
+        })
+        .collect()
+}
+
+/// Waits for every sender; what they sent, together.
+pub async fn join_senders(senders: Senders) -> anyhow::Result<Sent> {
+    let mut sent = Sent::new();
+    for sender in senders {
+        sent.extend(sender.await??);
+    }
+    Ok(sent)
+}
+
+/// The simulated gatekeeper users' errors so far, to count a run's with [`push_errors`].
+pub fn errors_now(counters: &Counters) -> u64 {
+    counters.errors.load(Ordering::Relaxed)
+}
+
+/// Adds to `row` the simulated gatekeeper users' errors since `before`, if there were any.
+pub fn push_errors(row: &mut Row, counters: &Counters, before: u64) {
+    let errors = errors_now(counters) - before;
+    if errors > 0 {
+        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
+    }
 }
 
 /// Builds a row: throughput is the messages delivered over the time from the first send to the

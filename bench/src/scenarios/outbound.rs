@@ -7,11 +7,11 @@
 //! The same pushes (1 and 10 events per transaction, as fast as answered) drive the peers in
 //! [`crate::peers`], so these rows are the bridge's side of that comparison.
 
-use std::sync::atomic::Ordering;
-
 use anyhow::Context;
 
-use super::{Collector, Meters, RunResult, row, stream_base, with_progress};
+use super::{
+    Collector, Meters, RunResult, errors_now, push_errors, row, stream_base, with_progress,
+};
 use crate::{
     pusher::{self, Load, Stream},
     report::Row,
@@ -38,7 +38,7 @@ pub async fn run(world: &mut World, load: Load, database: &str) -> anyhow::Resul
         _ => "outbound".to_owned(),
     };
     let streams = streams(world, stream_base());
-    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
+    let errors_before = errors_now(&world.gatekeeper.counters);
     let collector = Collector::start(world.gatekeeper.sink.subscribe());
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let meters = Meters::start(pid, &label, load.duration).await;
@@ -59,9 +59,6 @@ pub async fn run(world: &mut World, load: Load, database: &str) -> anyhow::Resul
     );
     row.events_per_txn = Some(load.per_txn);
     row.target_rate = (load.rate > 0.0).then_some(load.rate);
-    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
-    if errors > 0 {
-        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
-    }
+    push_errors(&mut row, &world.gatekeeper.counters, errors_before);
     Ok(row)
 }

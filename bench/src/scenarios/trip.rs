@@ -16,17 +16,19 @@
 //! applies about 10) so that nothing queues.
 
 use std::{
-    sync::{Arc, Mutex, atomic::Ordering},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use anyhow::Context;
-use tokio::task::JoinHandle;
 
-use super::{Collector, Meters, RunResult, inbound, row, stream_base, with_progress};
+use super::{
+    Collector, Meters, RunResult, Senders, contact_senders, errors_now, inbound, join_senders,
+    push_errors, row, stream_base, with_progress,
+};
 use crate::{
     matrix_user::{Client, send_stream},
-    measure::{Percentiles, Sent, settle},
+    measure::{Percentiles, settle},
     report::{Overhead, Row},
     sink::Sink,
     synapse_world::{SenderSet, SynapseWorld},
@@ -104,25 +106,14 @@ async fn inbound(
     let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
     let plans =
         inbound::plans(&remote_ids, world.contacts.len(), stream_base(), Some(rate), duration);
-    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
-    let senders = || {
-        let contacts = world.contacts.iter().zip(plans);
-        contacts
-            .map(|(contact, plan)| {
-                let contact = contact.clone();
-                tokio::spawn(async move { contact.run(plan).await })
-            })
-            .collect()
-    };
+    let errors_before = errors_now(&world.gatekeeper.counters);
+    let senders = || contact_senders(&world.contacts, plans);
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let label = format!("trip inbound @{rate:.0}/s");
     let mut row = measured(world, &world.sink, pid, &label, "bridge", senders, duration).await?;
     row.database = database.to_owned();
     row.target_rate = Some(rate);
-    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
-    if errors > 0 {
-        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
-    }
+    push_errors(&mut row, &world.gatekeeper.counters, errors_before);
     push_sync_errors(world, &mut row);
     Ok(row)
 }
@@ -138,7 +129,7 @@ async fn outbound(
         world.portals.iter().map(|p| (&world.users[p.user].matrix.client, &p.room_id)).collect();
     let answered = Arc::default();
     let senders = || streams(&rooms, rate, duration, &answered);
-    let errors_before = world.gatekeeper.counters.errors.load(Ordering::Relaxed);
+    let errors_before = errors_now(&world.gatekeeper.counters);
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let label = format!("trip outbound @{rate:.0}/s");
     let sink = &world.gatekeeper.sink;
@@ -146,14 +137,9 @@ async fn outbound(
     push_answered(&mut row, &answered);
     row.database = database.to_owned();
     row.target_rate = Some(rate);
-    let errors = world.gatekeeper.counters.errors.load(Ordering::Relaxed) - errors_before;
-    if errors > 0 {
-        row.extra.push(("errors of the simulated gatekeeper users".into(), errors));
-    }
+    push_errors(&mut row, &world.gatekeeper.counters, errors_before);
     Ok(row)
 }
-
-type Senders = Vec<JoinHandle<anyhow::Result<Sent>>>;
 
 /// Numbered messages from Matrix users, one stream (and task) per room, `rate` per second in
 /// all; how long Synapse took to answer each send goes to `answered` (ns).
@@ -210,14 +196,7 @@ async fn measured(
     let collector = Collector::start(sink.subscribe());
     let meters = Meters::start(pid, label, duration).await;
     let senders = senders();
-    let sent = with_progress(&meters, || collector.delivered(), async {
-        let mut sent = Sent::new();
-        for sender in senders {
-            sent.extend(sender.await??);
-        }
-        anyhow::Ok(sent)
-    })
-    .await;
+    let sent = with_progress(&meters, || collector.delivered(), join_senders(senders)).await;
     let sent = match sent {
         Ok(sent) => sent,
         Err(error) => {
