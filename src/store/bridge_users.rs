@@ -1,9 +1,7 @@
 //! The `bridge_users` table: what each Matrix user chose (inbox mode, its Space) and whether
 //! they accepted the notice shown before the first login.
 
-use sqlx::Row;
-
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// Where a user's portals appear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,21 +45,12 @@ impl Default for BridgeUser {
 impl Store {
     /// The user's settings; defaults for a user never seen.
     pub async fn bridge_user(&self, user_id: &str) -> Result<BridgeUser, StoreError> {
-        let row = on_pool!(self, |pool| {
-            sqlx::query(
+        let row = on_db!(self, |db| {
+            db.fetch_optional_as::<(String, Option<String>, Option<i64>)>(
                 "SELECT inbox, space_room_id, notice_accepted_at FROM bridge_users WHERE user_id = $1",
+                args![user_id],
             )
-            .bind(user_id)
-            .fetch_optional(pool)
             .await?
-            .map(|row| {
-                Ok::<_, sqlx::Error>((
-                    row.try_get::<String, _>(0)?,
-                    row.try_get::<Option<String>, _>(1)?,
-                    row.try_get::<Option<i64>, _>(2)?,
-                ))
-            })
-            .transpose()?
         });
         Ok(match row {
             None => BridgeUser::default(),
@@ -74,47 +63,48 @@ impl Store {
     }
 
     async fn ensure_bridge_user(&self, user_id: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("INSERT INTO bridge_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
-                .bind(user_id)
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "INSERT INTO bridge_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                args![user_id],
+            )
+            .await?;
         });
         Ok(())
     }
 
     pub async fn accept_login_notice(&self, user_id: &str) -> Result<(), StoreError> {
         self.ensure_bridge_user(user_id).await?;
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE bridge_users SET notice_accepted_at = $2 WHERE user_id = $1")
-                .bind(user_id)
-                .bind(now_ms())
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "UPDATE bridge_users SET notice_accepted_at = $2 WHERE user_id = $1",
+                args![user_id, now_ms()],
+            )
+            .await?;
         });
         Ok(())
     }
 
     pub async fn set_inbox_mode(&self, user_id: &str, mode: InboxMode) -> Result<(), StoreError> {
         self.ensure_bridge_user(user_id).await?;
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE bridge_users SET inbox = $2 WHERE user_id = $1")
-                .bind(user_id)
-                .bind(mode.as_str())
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "UPDATE bridge_users SET inbox = $2 WHERE user_id = $1",
+                args![user_id, mode.as_str()],
+            )
+            .await?;
         });
         Ok(())
     }
 
     pub async fn set_space_room(&self, user_id: &str, room_id: &str) -> Result<(), StoreError> {
         self.ensure_bridge_user(user_id).await?;
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE bridge_users SET space_room_id = $2 WHERE user_id = $1")
-                .bind(user_id)
-                .bind(room_id)
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "UPDATE bridge_users SET space_room_id = $2 WHERE user_id = $1",
+                args![user_id, room_id],
+            )
+            .await?;
         });
         Ok(())
     }
@@ -123,23 +113,19 @@ impl Store {
 impl Store {
     /// Whether the once-only notice `key` was shown already.
     pub async fn notice_sent(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("SELECT 1 FROM notices_sent WHERE dedupe_key = $1")
-                .bind(key)
-                .fetch_optional(pool)
+        Ok(on_db!(self, |db| {
+            db.fetch_optional("SELECT 1 FROM notices_sent WHERE dedupe_key = $1", args![key])
                 .await?
                 .is_some()
         }))
     }
 
     pub async fn mark_notice_sent(&self, key: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO notices_sent (dedupe_key, sent_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                args![key, now_ms()],
             )
-            .bind(key)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())

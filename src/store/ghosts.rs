@@ -1,15 +1,11 @@
 //! The `ghosts` table: which ghost users are registered on the homeserver.
 
-use sqlx::Row;
-
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 impl Store {
     pub async fn ghost_registered(&self, user_id: &str) -> Result<bool, StoreError> {
-        let row = on_pool!(self, |pool| {
-            sqlx::query("SELECT 1 FROM ghosts WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(pool)
+        let row = on_db!(self, |db| {
+            db.fetch_optional("SELECT 1 FROM ghosts WHERE user_id = $1", args![user_id])
                 .await?
                 .is_some()
         });
@@ -17,22 +13,19 @@ impl Store {
     }
 
     pub async fn insert_ghost(&self, user_id: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("INSERT INTO ghosts (user_id, registered_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
-                .bind(user_id)
-                .bind(now_ms())
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "INSERT INTO ghosts (user_id, registered_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+                args![user_id, now_ms()],
+            )
+            .await?;
         });
         Ok(())
     }
 
     pub async fn ghost_count(&self) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("SELECT COUNT(*) FROM ghosts")
-                .fetch_one(pool)
-                .await?
-                .try_get::<i64, _>(0)?
+        Ok(on_db!(self, |db| {
+            db.fetch_scalar::<i64>("SELECT COUNT(*) FROM ghosts", args![]).await?
         }))
     }
 }
@@ -48,12 +41,11 @@ pub struct GhostProfile {
 
 impl Store {
     pub async fn ghost_profile(&self, user_id: &str) -> Result<GhostProfile, StoreError> {
-        let row = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (Option<String>, Option<String>, Option<i64>)>(
+        let row = on_db!(self, |db| {
+            db.fetch_optional_as::<(Option<String>, Option<String>, Option<i64>)>(
                 "SELECT displayname, avatar_source, profile_synced_at FROM ghosts WHERE user_id = $1",
+                args![user_id],
             )
-            .bind(user_id)
-            .fetch_optional(pool)
             .await?
         });
         Ok(row
@@ -72,17 +64,12 @@ impl Store {
         avatar_source: Option<&str>,
         avatar_url: Option<&str>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "UPDATE ghosts SET displayname = $2, avatar_source = $3,
                  avatar_url = COALESCE($4, avatar_url), profile_synced_at = $5 WHERE user_id = $1",
+                args![user_id, displayname, avatar_source, avatar_url, now_ms()],
             )
-            .bind(user_id)
-            .bind(displayname)
-            .bind(avatar_source)
-            .bind(avatar_url)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())

@@ -7,9 +7,7 @@
 //! state of a channel is saved only if the version it was loaded with is still the current one,
 //! so a channel that still runs on replaced keys can never overwrite the new ones.
 
-use sqlx::{Connection as _, Row};
-
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::Value, db::args, in_transaction, now_ms, on_db};
 
 /// Rows per multi-row insert: far below the bound-value limits of SQLite (32,766) and
 /// PostgreSQL (65,535) at four values a row.
@@ -66,78 +64,71 @@ impl Store {
     /// gatekeeper have changed it). Returns the new `keys_version`.
     pub async fn upsert_login(&self, login: &NewLogin<'_>) -> Result<i64, StoreError> {
         let now = now_ms();
-        Ok(on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        Ok(in_transaction!(self, |db| {
             // New keys: the sessions of the old ones mean nothing to them.
-            sqlx::query("DELETE FROM olm_peers WHERE matrix_user_id = $1")
-                .bind(login.matrix_user_id)
-                .execute(&mut *tx)
-                .await?;
-            let version = sqlx::query(
+            db.execute(
+                "DELETE FROM olm_peers WHERE matrix_user_id = $1",
+                args![login.matrix_user_id],
+            )
+            .await?;
+            db.fetch_scalar::<i64>(
                 "INSERT INTO logins (matrix_user_id, remote_id, keys_version, noise_key, olm_pickle, \
                  created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $5) \
                  ON CONFLICT (matrix_user_id) DO UPDATE SET remote_id = excluded.remote_id, \
                  keys_version = logins.keys_version + 1, noise_key = excluded.noise_key, \
                  olm_pickle = excluded.olm_pickle, updated_at = excluded.updated_at \
                  RETURNING keys_version",
+                args![
+                    login.matrix_user_id,
+                    login.remote_id,
+                    login.sealed_noise_key,
+                    login.sealed_olm_pickle,
+                    now
+                ],
             )
-            .bind(login.matrix_user_id)
-            .bind(login.remote_id)
-            .bind(login.sealed_noise_key)
-            .bind(login.sealed_olm_pickle)
-            .bind(now)
-            .fetch_one(&mut *tx)
             .await?
-            .try_get::<i64, _>(0)?;
-            tx.commit().await?;
-            version
         }))
     }
 
     pub async fn login(&self, matrix_user_id: &str) -> Result<Option<StoredLogin>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let peers = sqlx::query_as::<_, (String, Vec<u8>)>(
-                "SELECT peer, sealed FROM olm_peers WHERE matrix_user_id = $1",
-            )
-            .bind(matrix_user_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let login = match sqlx::query(
+        Ok(in_transaction!(self, |db| {
+            let peers = db
+                .fetch_all_as::<(String, Vec<u8>)>(
+                    "SELECT peer, sealed FROM olm_peers WHERE matrix_user_id = $1",
+                    args![matrix_user_id],
+                )
+                .await?;
+            db.fetch_optional_as::<(String, String, i64, Vec<u8>, Vec<u8>, i64, i64)>(
                 "SELECT matrix_user_id, remote_id, keys_version, noise_key, olm_pickle, created_at, \
                  updated_at FROM logins WHERE matrix_user_id = $1",
+                args![matrix_user_id],
             )
-            .bind(matrix_user_id)
-            .fetch_optional(&mut *tx)
             .await?
-            {
-                Some(row) => Some(StoredLogin {
-                    matrix_user_id: row.try_get("matrix_user_id")?,
-                    remote_id: row.try_get("remote_id")?,
-                    keys_version: row.try_get("keys_version")?,
-                    sealed_noise_key: row.try_get("noise_key")?,
-                    sealed_olm_pickle: row.try_get("olm_pickle")?,
+            .map(|(matrix_user_id, remote_id, keys_version, noise_key, olm_pickle, created_at, updated_at)| {
+                StoredLogin {
+                    matrix_user_id,
+                    remote_id,
+                    keys_version,
+                    sealed_noise_key: noise_key,
+                    sealed_olm_pickle: olm_pickle,
                     sealed_olm_peers: peers,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                }),
-                None => None,
-            };
-            tx.commit().await?;
-            login
+                    created_at,
+                    updated_at,
+                }
+            })
         }))
     }
 
     /// Every enlisted Matrix user, e.g. to connect them all at start-up.
     pub async fn login_user_ids(&self) -> Result<Vec<String>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("SELECT matrix_user_id FROM logins ORDER BY matrix_user_id")
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| row.try_get::<String, _>(0))
-                .collect::<Result<Vec<_>, _>>()?
-        }))
+        let rows = on_db!(self, |db| {
+            db.fetch_all_as::<(String,)>(
+                "SELECT matrix_user_id FROM logins ORDER BY matrix_user_id",
+                args![],
+            )
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Saves what changed in a login's encryption state and, in the same transaction, marks
@@ -149,23 +140,16 @@ impl Store {
         save: &OlmSave<'_>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        Ok(on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE logins SET olm_pickle = COALESCE($1, olm_pickle), updated_at = $2 \
-                 WHERE matrix_user_id = $3 AND keys_version = $4",
-            )
-            .bind(save.sealed_core)
-            .bind(now)
-            .bind(matrix_user_id)
-            .bind(save.keys_version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
-                tx.rollback().await?;
-                false
-            } else {
+        Ok(in_transaction!(self, |db| {
+            let updated = db
+                .execute(
+                    "UPDATE logins SET olm_pickle = COALESCE($1, olm_pickle), updated_at = $2 \
+                     WHERE matrix_user_id = $3 AND keys_version = $4",
+                    args![save.sealed_core, now, matrix_user_id, save.keys_version],
+                )
+                .await?;
+            // Nothing was written when nothing matched: the commit is empty.
+            if updated > 0 {
                 // A statement per table for up to ROWS_PER_STATEMENT rows.
                 for peers in save.sealed_peers.chunks(ROWS_PER_STATEMENT) {
                     let sql = format!(
@@ -173,11 +157,13 @@ impl Store {
                          ON CONFLICT (matrix_user_id, peer) DO UPDATE SET sealed = excluded.sealed",
                         super::values_list(peers.len(), 3)
                     );
-                    let mut query = sqlx::query(&sql);
-                    for (peer, sealed) in peers {
-                        query = query.bind(matrix_user_id).bind(peer).bind(sealed);
-                    }
-                    query.execute(&mut *tx).await?;
+                    let values: Vec<Value> = peers
+                        .iter()
+                        .flat_map(|(peer, sealed)| {
+                            [matrix_user_id.into(), peer.into(), sealed.into()]
+                        })
+                        .collect();
+                    db.execute(&sql, &values).await?;
                 }
                 for seen in save.seen.chunks(ROWS_PER_STATEMENT) {
                     let sql = format!(
@@ -185,37 +171,33 @@ impl Store {
                          VALUES {} ON CONFLICT DO NOTHING",
                         super::values_list(seen.len(), 4)
                     );
-                    let mut query = sqlx::query(&sql);
-                    for (sender, id) in seen {
-                        query = query.bind(matrix_user_id).bind(sender).bind(id).bind(now);
-                    }
-                    query.execute(&mut *tx).await?;
+                    let values: Vec<Value> = seen
+                        .iter()
+                        .flat_map(|(sender, id)| {
+                            [matrix_user_id.into(), sender.into(), id.into(), now.into()]
+                        })
+                        .collect();
+                    db.execute(&sql, &values).await?;
                 }
-                tx.commit().await?;
-                true
             }
+            updated > 0
         }))
     }
 
     /// Deletes a login with everything that hangs off it (handled-stanza records, hosted media).
     /// Returns whether there was one.
     pub async fn delete_login(&self, matrix_user_id: &str) -> Result<bool, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+        Ok(in_transaction!(self, |db| {
             for table in [
                 "DELETE FROM olm_peers WHERE matrix_user_id = $1",
                 "DELETE FROM remote_seen WHERE matrix_user_id = $1",
                 "DELETE FROM partner_media WHERE owner = $1",
             ] {
-                sqlx::query(table).bind(matrix_user_id).execute(&mut *tx).await?;
+                db.execute(table, args![matrix_user_id]).await?;
             }
-            let deleted = sqlx::query("DELETE FROM logins WHERE matrix_user_id = $1")
-                .bind(matrix_user_id)
-                .execute(&mut *tx)
+            db.execute("DELETE FROM logins WHERE matrix_user_id = $1", args![matrix_user_id])
                 .await?
-                .rows_affected();
-            tx.commit().await?;
-            deleted > 0
+                > 0
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! The `messages` and `reactions` tables: each bridged message as a Matrix event and as a
 //! gatekeeper message, so replies, reactions, edits, deletes and receipts find their target.
 
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// One bridged message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,19 +46,12 @@ fn reaction_from(
 impl Store {
     /// Records a bridged message; a second record of the same message changes nothing.
     pub async fn insert_message(&self, m: &MessageRow) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO messages (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                args![&m.room_id, &m.event_id, &m.owner, &m.remote_chat, &m.remote_sender, &m.remote_id, now_ms()],
             )
-            .bind(&m.room_id)
-            .bind(&m.event_id)
-            .bind(&m.owner)
-            .bind(&m.remote_chat)
-            .bind(&m.remote_sender)
-            .bind(&m.remote_id)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())
@@ -71,11 +64,8 @@ impl Store {
     ) -> Result<Option<MessageRow>, StoreError> {
         let sql =
             format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND event_id = $2");
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, MessageColumns>(&sql)
-                .bind(room_id)
-                .bind(event_id)
-                .fetch_optional(pool)
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<MessageColumns>(&sql, args![room_id, event_id])
                 .await?
                 .map(message_from)
         }))
@@ -92,34 +82,26 @@ impl Store {
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE owner = $1 AND remote_chat = $2 AND remote_sender = $3 AND remote_id = $4"
         );
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, MessageColumns>(&sql)
-                .bind(owner)
-                .bind(remote_chat)
-                .bind(remote_sender)
-                .bind(remote_id)
-                .fetch_optional(pool)
-                .await?
-                .map(message_from)
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<MessageColumns>(
+                &sql,
+                args![owner, remote_chat, remote_sender, remote_id],
+            )
+            .await?
+            .map(message_from)
         }))
     }
 
     /// Sets (or replaces) `sender`'s reaction to a message.
     pub async fn upsert_reaction(&self, r: &ReactionRow) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO reactions (room_id, target_event_id, sender, emoji, event_id, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (room_id, target_event_id, sender)
                  DO UPDATE SET emoji = excluded.emoji, event_id = excluded.event_id",
+                args![&r.room_id, &r.target_event_id, &r.sender, &r.emoji, &r.event_id, now_ms()],
             )
-            .bind(&r.room_id)
-            .bind(&r.target_event_id)
-            .bind(&r.sender)
-            .bind(&r.emoji)
-            .bind(&r.event_id)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())
@@ -131,15 +113,12 @@ impl Store {
         target_event_id: &str,
         sender: &str,
     ) -> Result<Option<ReactionRow>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, ReactionColumns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<ReactionColumns>(
                 "SELECT room_id, target_event_id, sender, emoji, event_id FROM reactions
                  WHERE room_id = $1 AND target_event_id = $2 AND sender = $3",
+                args![room_id, target_event_id, sender],
             )
-            .bind(room_id)
-            .bind(target_event_id)
-            .bind(sender)
-            .fetch_optional(pool)
             .await?
             .map(reaction_from)
         }))
@@ -151,26 +130,24 @@ impl Store {
         room_id: &str,
         event_id: &str,
     ) -> Result<Option<ReactionRow>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, ReactionColumns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<ReactionColumns>(
                 "SELECT room_id, target_event_id, sender, emoji, event_id FROM reactions
                  WHERE room_id = $1 AND event_id = $2",
+                args![room_id, event_id],
             )
-            .bind(room_id)
-            .bind(event_id)
-            .fetch_optional(pool)
             .await?
             .map(reaction_from)
         }))
     }
 
     pub async fn delete_reaction(&self, room_id: &str, event_id: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM reactions WHERE room_id = $1 AND event_id = $2")
-                .bind(room_id)
-                .bind(event_id)
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "DELETE FROM reactions WHERE room_id = $1 AND event_id = $2",
+                args![room_id, event_id],
+            )
+            .await?;
         });
         Ok(())
     }

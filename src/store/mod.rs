@@ -1,11 +1,13 @@
 //! Durable state, on SQLite (embedded default) or PostgreSQL, behind one API.
 //!
 //! Each table has its own file with the queries for it. Queries are written once, in SQL both
-//! databases accept (`$1` placeholders work in both), and run on whichever pool is configured
-//! through the [`on_pool!`] macro, so there is no per-database copy of the logic. Migrations
-//! live in `migrations/{sqlite,postgres}/` and are compiled into the binary.
+//! databases accept (`$1` placeholders work in both), and run on whichever database is
+//! configured through [`on_db!`] (or [`in_transaction!`]) and the small driver API of [`db`],
+//! so there is no per-database copy of the logic. Migrations live in
+//! `migrations/{sqlite,postgres}/` and are compiled into the binary.
 
 mod bridge_users;
+pub(crate) mod db;
 mod ghosts;
 mod logins;
 mod management_rooms;
@@ -42,45 +44,113 @@ use crate::config::{DatabaseConfig, DatabaseKind};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database is closed")]
+    Closed,
+    #[error(
+        "a stored value is not what was expected: column {column} should be {expected}, found {found}"
+    )]
+    Decode { column: usize, expected: &'static str, found: &'static str },
+    #[error("a query has a placeholder with no value: {0:?}")]
+    Placeholder(String),
 }
 
 /// The open database: cheap to clone, shared by every part of the bridge.
 ///
-/// SQLite is one connection, taken in turn (the mutex is fair): SQLite takes one writer at a
-/// time anyway, writers on several connections wait in its busy handler (which sleeps), and
-/// every write empties the other connections' page caches. It is not a one-connection
-/// `sqlx` pool because a pool checks the connection with a round trip to its thread when it
-/// is taken and again, in a spawned task, when it is given back: three hand-offs per query
-/// instead of one, and the next query waits for the last one's check.
+/// SQLite is one connection, taken in turn (the mutex is fair), whose statements run on the
+/// calling thread: SQLite takes one writer at a time anyway, writers on several connections
+/// wait in its busy handler (which sleeps), and every write empties the other connections'
+/// page caches.
 #[derive(Clone, Debug)]
 pub enum Store {
-    /// `None` once closed.
-    Sqlite(Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>),
+    Sqlite(Arc<SqliteStore>),
     Postgres(sqlx::PgPool),
 }
 
-/// Runs the same query code on whichever database the store holds. `$conn` is a
-/// `&mut` connection of either kind; a body that uses it twice reborrows (`&mut *conn`).
-macro_rules! on_pool {
-    ($store:expr, |$conn:ident| $body:expr) => {
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// `None` once closed.
+    connection: tokio::sync::Mutex<Option<rusqlite::Connection>>,
+    /// For the migrations, which `sqlx` runs on a connection of its own.
+    options: SqliteConnectOptions,
+}
+
+/// Runs `$body` with `$db`, a [`db::Db`] on whichever database the store holds.
+macro_rules! on_db {
+    ($store:expr, |$db:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(connection) => {
-                let mut guard = connection.lock().await;
-                let $conn: &mut sqlx::SqliteConnection =
-                    guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+            $crate::store::Store::Sqlite(sqlite) => {
+                let mut guard = sqlite.lock().await;
+                let connection = guard.as_mut().ok_or($crate::store::StoreError::Closed)?;
+                #[allow(unused_mut)]
+                let mut $db = $crate::store::db::Db::Sqlite(connection);
                 $body
             }
             $crate::store::Store::Postgres(pool) => {
                 let mut pooled = pool.acquire().await?;
-                let $conn: &mut sqlx::PgConnection = &mut pooled;
+                #[allow(unused_mut)]
+                let mut $db = $crate::store::db::Db::Postgres(&mut pooled);
                 $body
             }
         }
     };
 }
-pub(crate) use on_pool;
+pub(crate) use on_db;
+
+/// Like [`on_db!`], in one transaction: committed when `$body` succeeds, rolled back when it
+/// returns an error (with `?`).
+macro_rules! in_transaction {
+    ($store:expr, |$db:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(sqlite) => {
+                let mut guard = sqlite.lock().await;
+                let connection = guard.as_mut().ok_or($crate::store::StoreError::Closed)?;
+                $crate::store::SqliteStore::begin(connection)?;
+                let result = async {
+                    let mut $db = $crate::store::db::Db::Sqlite(&mut *connection);
+                    Ok::<_, $crate::store::StoreError>($body)
+                }
+                .await;
+                $crate::store::SqliteStore::end(connection, result.is_ok())?;
+                result?
+            }
+            $crate::store::Store::Postgres(pool) => {
+                let mut transaction = pool.begin().await?;
+                let result = {
+                    let mut $db = $crate::store::db::Db::Postgres(&mut transaction);
+                    $body
+                };
+                transaction.commit().await?;
+                result
+            }
+        }
+    };
+}
+pub(crate) use in_transaction;
+
+impl SqliteStore {
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, Option<rusqlite::Connection>> {
+        self.connection.lock().await
+    }
+
+    /// Opens a transaction (after rolling back one a failed end left open).
+    fn begin(connection: &mut rusqlite::Connection) -> Result<(), StoreError> {
+        if !connection.is_autocommit() {
+            connection.execute_batch("ROLLBACK")?;
+        }
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Commits the open transaction, or rolls it back.
+    fn end(connection: &mut rusqlite::Connection, commit: bool) -> Result<(), StoreError> {
+        connection.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
+        Ok(())
+    }
+}
 
 impl Store {
     /// Opens the database the config names; does not migrate.
@@ -96,8 +166,9 @@ impl Store {
                     // An 8 MiB page cache (the default is 2 MiB): the queue's and the logins'
                     // pages stay in memory instead of being read again.
                     .pragma("cache_size", "-8192");
-                let connection = options.connect().await?;
-                Ok(Store::Sqlite(Arc::new(tokio::sync::Mutex::new(Some(connection)))))
+                let connection = open_sqlite(options.get_filename())?;
+                let connection = tokio::sync::Mutex::new(Some(connection));
+                Ok(Store::Sqlite(Arc::new(SqliteStore { connection, options })))
             }
             DatabaseKind::Postgres => {
                 let options = PgConnectOptions::from_str(&config.uri)?;
@@ -118,10 +189,15 @@ impl Store {
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(connection) => {
-                let mut guard = connection.lock().await;
-                let connection = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
-                migrations::sqlite().await?.run(connection).await?
+            Store::Sqlite(sqlite) => {
+                // Nothing else runs on the database meanwhile.
+                let guard = sqlite.lock().await;
+                if guard.is_none() {
+                    return Err(StoreError::Closed);
+                }
+                let mut connection = sqlite.options.connect().await?;
+                migrations::sqlite().await?.run(&mut connection).await?;
+                connection.close().await?;
             }
             Store::Postgres(pool) => migrations::postgres().await?.run(pool).await?,
         }
@@ -140,22 +216,18 @@ impl Store {
             "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
             values_list(1, seqs.len())
         );
-        on_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql);
-            for seq in seqs {
-                query = query.bind(*seq);
-            }
-            query.bind(now_ms()).execute(pool).await?;
-        });
+        let mut values: Vec<db::Value> = seqs.iter().map(|seq| (*seq).into()).collect();
+        values.push(now_ms().into());
+        on_db!(self, |db| db.execute(&sql, &values).await?);
         Ok(())
     }
 
     /// Closes the database; later queries fail.
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(connection) => {
-                if let Some(connection) = connection.lock().await.take()
-                    && let Err(error) = connection.close().await
+            Store::Sqlite(sqlite) => {
+                if let Some(connection) = sqlite.lock().await.take()
+                    && let Err((_, error)) = connection.close()
                 {
                     tracing::warn!(%error, "closing the SQLite database failed");
                 }
@@ -163,6 +235,23 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Opens the SQLite file (creating it if missing) the way the bridge runs it.
+fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreError> {
+    let connection = rusqlite::Connection::open(path)?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    // Write-ahead log, synced at checkpoints: a crash loses no committed transaction that the
+    // operating system wrote, and a commit does not wait for the disk.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // An 8 MiB page cache (the default is 2 MiB): the queue's and the logins' pages stay in
+    // memory instead of being read again.
+    connection.pragma_update(None, "cache_size", -8192)?;
+    // Every query of the bridge stays prepared, the multi-row inserts' variants too.
+    connection.set_prepared_statement_cache_capacity(256);
+    Ok(connection)
 }
 
 /// `($1, $2, $3), ($4, $5, $6)…`: the numbered placeholders of `rows` rows of `columns`
@@ -185,6 +274,37 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::{Store, StoreError, db::args};
+
+    /// Inserts a ghost, then fails: the transaction must leave nothing behind.
+    async fn insert_then_fail(store: &Store) -> Result<(), StoreError> {
+        in_transaction!(store, |db| {
+            db.execute(
+                "INSERT INTO ghosts (user_id, registered_at) VALUES ($1, 0)",
+                args!["@ghost:example.org"],
+            )
+            .await?;
+            db.execute("INSERT INTO no_such_table VALUES ($1)", args![1_i64]).await?;
+        });
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_is_rolled_back_and_the_next_one_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::DatabaseConfig {
+            kind: crate::config::DatabaseKind::Sqlite,
+            uri: format!("sqlite:{}", dir.path().join("t.db").display()),
+            max_connections: 1,
+        };
+        let store = Store::connect(&config).await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(insert_then_fail(&store).await.is_err());
+        assert_eq!(store.ghost_count().await.unwrap(), 0);
+        store.insert_ghost("@ghost:example.org").await.unwrap();
+        assert_eq!(store.ghost_count().await.unwrap(), 1);
+    }
+
     #[test]
     fn values_lists_number_every_cell() {
         assert_eq!(super::values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");

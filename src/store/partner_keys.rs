@@ -4,9 +4,7 @@
 //! `gatekeeper::partner_identity`. Rows are only added, never replaced or deleted, so a wrong
 //! pickle key can never cost the bridge its identity.
 
-use sqlx::Row;
-
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// One stored key: its id and its seed, encrypted.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,46 +24,32 @@ impl std::fmt::Debug for SealedPartnerKey {
 impl Store {
     /// The partner key in use: the first one stored (so bridges racing at first start agree).
     pub async fn partner_key(&self) -> Result<Option<SealedPartnerKey>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            match sqlx::query(
+        let row = on_db!(self, |db| {
+            db.fetch_optional_as::<(String, Vec<u8>, Vec<u8>)>(
                 "SELECT kid, nonce, sealed_seed FROM partner_keys ORDER BY created_at, kid LIMIT 1",
+                args![],
             )
-            .fetch_optional(pool)
             .await?
-            {
-                Some(row) => Some(SealedPartnerKey {
-                    kid: row.try_get("kid")?,
-                    nonce: row.try_get("nonce")?,
-                    sealed_seed: row.try_get("sealed_seed")?,
-                }),
-                None => None,
-            }
-        }))
+        });
+        Ok(row.map(|(kid, nonce, sealed_seed)| SealedPartnerKey { kid, nonce, sealed_seed }))
     }
 
     /// Adds a key; an existing row with the same `kid` is left as it is.
     pub async fn insert_partner_key(&self, key: &SealedPartnerKey) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO partner_keys (kid, nonce, sealed_seed, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING",
+                args![&key.kid, &key.nonce, &key.sealed_seed, now_ms()],
             )
-            .bind(&key.kid)
-            .bind(&key.nonce)
-            .bind(&key.sealed_seed)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())
     }
 
     pub async fn partner_key_count(&self) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("SELECT COUNT(*) FROM partner_keys")
-                .fetch_one(pool)
-                .await?
-                .try_get::<i64, _>(0)?
+        Ok(on_db!(self, |db| {
+            db.fetch_scalar::<i64>("SELECT COUNT(*) FROM partner_keys", args![]).await?
         }))
     }
 }

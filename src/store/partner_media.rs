@@ -4,9 +4,7 @@
 //! `{partner_base}/{reference}` and relays it. The bytes are ciphertext; the key travels end to
 //! end inside the message, never here.
 
-use sqlx::Row;
-
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// One hosted blob.
 #[derive(Clone, PartialEq, Eq)]
@@ -34,48 +32,32 @@ impl Store {
         owner: &str,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO partner_media (reference, owner, bytes, created_at) \
                  VALUES ($1, $2, $3, $4)",
+                args![reference, owner, bytes, now_ms()],
             )
-            .bind(reference)
-            .bind(owner)
-            .bind(bytes)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())
     }
 
     pub async fn partner_media(&self, reference: &str) -> Result<Option<StoredMedia>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            match sqlx::query(
+        let row = on_db!(self, |db| {
+            db.fetch_optional_as::<(String, Vec<u8>, i64)>(
                 "SELECT owner, bytes, created_at FROM partner_media WHERE reference = $1",
+                args![reference],
             )
-            .bind(reference)
-            .fetch_optional(pool)
             .await?
-            {
-                Some(row) => Some(StoredMedia {
-                    owner: row.try_get("owner")?,
-                    bytes: row.try_get("bytes")?,
-                    created_at: row.try_get("created_at")?,
-                }),
-                None => None,
-            }
-        }))
+        });
+        Ok(row.map(|(owner, bytes, created_at)| StoredMedia { owner, bytes, created_at }))
     }
 
     /// Deletes blobs stored before `before_ms`; returns how many.
     pub async fn prune_partner_media(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM partner_media WHERE created_at < $1")
-                .bind(before_ms)
-                .execute(pool)
-                .await?
-                .rows_affected()
+        Ok(on_db!(self, |db| {
+            db.execute("DELETE FROM partner_media WHERE created_at < $1", args![before_ms]).await?
         }))
     }
 }

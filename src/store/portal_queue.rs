@@ -4,7 +4,7 @@
 //! only once it took effect, so a crash in between replays it (the sends are idempotent).
 //! The `dedupe_key` makes a redelivered event a no-op.
 
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// One stored piece of work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,19 +33,13 @@ impl Store {
         dedupe_key: &str,
         payload: &str,
     ) -> Result<bool, StoreError> {
-        let result = on_pool!(self, |pool| {
-            sqlx::query(
+        let result = on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+                args![owner, remote_chat, dedupe_key, payload, now_ms()],
             )
-            .bind(owner)
-            .bind(remote_chat)
-            .bind(dedupe_key)
-            .bind(payload)
-            .bind(now_ms())
-            .execute(pool)
             .await?
-            .rows_affected()
         });
         Ok(result == 1)
     }
@@ -56,14 +50,12 @@ impl Store {
         owner: &str,
         remote_chat: &str,
     ) -> Result<Option<QueuedWork>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, Columns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<Columns>(
                 "SELECT seq, owner, remote_chat, dedupe_key, payload, attempts FROM portal_queue
                  WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT 1",
+                args![owner, remote_chat],
             )
-            .bind(owner)
-            .bind(remote_chat)
-            .fetch_optional(pool)
             .await?
             .map(work_from)
         }))
@@ -78,18 +70,15 @@ impl Store {
         remote_chat: &str,
         limit: i64,
     ) -> Result<Vec<QueuedWork>, StoreError> {
-        let mut claimed = on_pool!(self, |pool| {
-            sqlx::query_as::<_, Columns>(
+        let mut claimed = on_db!(self, |db| {
+            db.fetch_all_as::<Columns>(
                 "UPDATE portal_queue SET attempts = attempts + 1 WHERE seq IN (
                      SELECT seq FROM portal_queue
                      WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL
                      ORDER BY seq LIMIT $3)
                  RETURNING seq, owner, remote_chat, dedupe_key, payload, attempts - 1",
+                args![owner, remote_chat, limit],
             )
-            .bind(owner)
-            .bind(remote_chat)
-            .bind(limit)
-            .fetch_all(pool)
             .await?
             .into_iter()
             .map(work_from)
@@ -107,11 +96,11 @@ impl Store {
 
     /// Every portal with unfinished work (to restart their workers after a restart).
     pub async fn portals_with_pending_work(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String)>(
+        Ok(on_db!(self, |db| {
+            db.fetch_all_as::<(String, String)>(
                 "SELECT DISTINCT owner, remote_chat FROM portal_queue WHERE done_at IS NULL",
+                args![],
             )
-            .fetch_all(pool)
             .await?
         }))
     }
@@ -121,12 +110,11 @@ impl Store {
         &self,
         since_ms: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String)>(
+        Ok(on_db!(self, |db| {
+            db.fetch_all_as::<(String, String)>(
                 "SELECT DISTINCT owner, remote_chat FROM portal_queue WHERE created_at >= $1",
+                args![since_ms],
             )
-            .bind(since_ms)
-            .fetch_all(pool)
             .await?
         }))
     }
@@ -134,12 +122,12 @@ impl Store {
     /// Forgets finished work older than `keep_ms`; its dedupe key goes with it, which is safe
     /// because redeliveries come within minutes, not days.
     pub async fn prune_portal_work(&self, keep_ms: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM portal_queue WHERE done_at IS NOT NULL AND done_at < $1")
-                .bind(now_ms() - keep_ms)
-                .execute(pool)
-                .await?
-                .rows_affected()
+        Ok(on_db!(self, |db| {
+            db.execute(
+                "DELETE FROM portal_queue WHERE done_at IS NOT NULL AND done_at < $1",
+                args![now_ms() - keep_ms],
+            )
+            .await?
         }))
     }
 }

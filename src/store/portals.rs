@@ -1,6 +1,6 @@
 //! The `portals` table: which Matrix room stands for which gatekeeper chat of which user.
 
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// One portal: `owner`'s chat with `remote_chat`, shown as `room_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,25 +24,22 @@ impl Store {
         owner: &str,
         remote_chat: &str,
     ) -> Result<Option<PortalRow>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, Columns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<Columns>(
                 "SELECT owner, remote_chat, room_id, relay FROM portals WHERE owner = $1 AND remote_chat = $2",
+                args![owner, remote_chat],
             )
-                .bind(owner)
-                .bind(remote_chat)
-                .fetch_optional(pool)
-                .await?
-                .map(portal_from)
+            .await?
+            .map(portal_from)
         }))
     }
 
     pub async fn portal_by_room(&self, room_id: &str) -> Result<Option<PortalRow>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, Columns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional_as::<Columns>(
                 "SELECT owner, remote_chat, room_id, relay FROM portals WHERE room_id = $1",
+                args![room_id],
             )
-            .bind(room_id)
-            .fetch_optional(pool)
             .await?
             .map(portal_from)
         }))
@@ -50,12 +47,11 @@ impl Store {
 
     /// Every portal of `owner`, oldest first.
     pub async fn portals_of(&self, owner: &str) -> Result<Vec<PortalRow>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_as::<_, Columns>(
+        Ok(on_db!(self, |db| {
+            db.fetch_all_as::<Columns>(
                 "SELECT owner, remote_chat, room_id, relay FROM portals WHERE owner = $1 ORDER BY created_at",
+                args![owner],
             )
-            .bind(owner)
-            .fetch_all(pool)
             .await?
             .into_iter()
             .map(portal_from)
@@ -64,26 +60,19 @@ impl Store {
     }
 
     pub async fn insert_portal(&self, portal: &PortalRow) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO portals (owner, remote_chat, room_id, created_at) VALUES ($1, $2, $3, $4)",
+                args![&portal.owner, &portal.remote_chat, &portal.room_id, now_ms()],
             )
-            .bind(&portal.owner)
-            .bind(&portal.remote_chat)
-            .bind(&portal.room_id)
-            .bind(now_ms())
-            .execute(pool)
             .await?;
         });
         Ok(())
     }
 
     pub async fn set_portal_relay(&self, room_id: &str, relay: bool) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE portals SET relay = $2 WHERE room_id = $1")
-                .bind(room_id)
-                .bind(relay)
-                .execute(pool)
+        on_db!(self, |db| {
+            db.execute("UPDATE portals SET relay = $2 WHERE room_id = $1", args![room_id, relay])
                 .await?;
         });
         Ok(())
@@ -91,12 +80,12 @@ impl Store {
 
     /// Forgets a portal whose room is gone (the user left it for good).
     pub async fn delete_portal(&self, owner: &str, remote_chat: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM portals WHERE owner = $1 AND remote_chat = $2")
-                .bind(owner)
-                .bind(remote_chat)
-                .execute(pool)
-                .await?;
+        on_db!(self, |db| {
+            db.execute(
+                "DELETE FROM portals WHERE owner = $1 AND remote_chat = $2",
+                args![owner, remote_chat],
+            )
+            .await?;
         });
         Ok(())
     }

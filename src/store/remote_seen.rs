@@ -4,9 +4,7 @@
 //! twice (a crash between storing it and confirming it). Rows are written together with the
 //! encryption state (`Store::save_olm_state`); here are the reads and the clean-up.
 
-use sqlx::Row;
-
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, db::args, on_db};
 
 impl Store {
     /// Whether the stanza `(sender, id)` was already handled for this login.
@@ -16,15 +14,12 @@ impl Store {
         sender: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query(
+        Ok(on_db!(self, |db| {
+            db.fetch_optional(
                 "SELECT 1 FROM remote_seen WHERE matrix_user_id = $1 AND sender = $2 \
                  AND message_id = $3",
+                args![matrix_user_id, sender, id],
             )
-            .bind(matrix_user_id)
-            .bind(sender)
-            .bind(id)
-            .fetch_optional(pool)
             .await?
             .is_some()
         }))
@@ -33,22 +28,18 @@ impl Store {
     /// Forgets records older than `before_ms`: the gatekeeper's mailbox keeps nothing longer
     /// than 30 days, so older records can no longer meet a redelivery.
     pub async fn prune_remote_seen(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM remote_seen WHERE seen_at < $1")
-                .bind(before_ms)
-                .execute(pool)
-                .await?
-                .rows_affected()
+        Ok(on_db!(self, |db| {
+            db.execute("DELETE FROM remote_seen WHERE seen_at < $1", args![before_ms]).await?
         }))
     }
 
     pub async fn remote_seen_count(&self, matrix_user_id: &str) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query("SELECT COUNT(*) FROM remote_seen WHERE matrix_user_id = $1")
-                .bind(matrix_user_id)
-                .fetch_one(pool)
-                .await?
-                .try_get::<i64, _>(0)?
+        Ok(on_db!(self, |db| {
+            db.fetch_scalar::<i64>(
+                "SELECT COUNT(*) FROM remote_seen WHERE matrix_user_id = $1",
+                args![matrix_user_id],
+            )
+            .await?
         }))
     }
 }

@@ -1,9 +1,8 @@
 //! The `appservice_transactions` table: the homeserver's pushes, stored before acknowledging.
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
-use super::{Store, StoreError, now_ms, on_pool};
+use super::{Store, StoreError, db::args, now_ms, on_db};
 
 /// What happened when a pushed transaction was stored.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,18 +29,13 @@ impl Store {
         body: &str,
     ) -> Result<TransactionInsert, StoreError> {
         let hash = hex(&Sha256::digest(body.as_bytes()));
-        let result = on_pool!(self, |pool| {
-            sqlx::query(
+        let result = on_db!(self, |db| {
+            db.execute(
                 "INSERT INTO appservice_transactions (txn_id, body_sha256, body, received_at)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
+                args![txn_id, &hash, body, now_ms()],
             )
-            .bind(txn_id)
-            .bind(&hash)
-            .bind(body)
-            .bind(now_ms())
-            .execute(pool)
             .await?
-            .rows_affected()
         });
         Ok(if result == 1 { TransactionInsert::Stored } else { TransactionInsert::Duplicate })
     }
@@ -60,50 +54,43 @@ impl Store {
         limit: i64,
         before_ms: i64,
     ) -> Result<Vec<StoredTransaction>, StoreError> {
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(
+        let rows = on_db!(self, |db| {
+            db.fetch_all_as::<(i64, String, String)>(
                 "SELECT seq, txn_id, body FROM appservice_transactions
                  WHERE processed_at IS NULL AND received_at <= $2 ORDER BY seq LIMIT $1",
+                args![limit, before_ms],
             )
-            .bind(limit)
-            .bind(before_ms)
-            .fetch_all(pool)
             .await?
-            .into_iter()
-            .map(|row| {
-                Ok(StoredTransaction {
-                    seq: row.try_get(0)?,
-                    txn_id: row.try_get(1)?,
-                    body: row.try_get(2)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?
         });
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .map(|(seq, txn_id, body)| StoredTransaction { seq, txn_id, body })
+            .collect())
     }
 
     /// The ids of the latest stored transactions, newest first (for
     /// [`crate::appservice::txn_order`]).
     pub async fn recent_transaction_ids(&self, limit: i64) -> Result<Vec<String>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, String>(
+        let rows = on_db!(self, |db| {
+            db.fetch_all_as::<(String,)>(
                 "SELECT txn_id FROM appservice_transactions ORDER BY seq DESC LIMIT $1",
+                args![limit],
             )
-            .bind(limit)
-            .fetch_all(pool)
             .await?
-        }))
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// When the last transaction arrived, if any is stored.
     pub async fn last_transaction_received_at(&self) -> Result<Option<i64>, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, i64>(
+        let row = on_db!(self, |db| {
+            db.fetch_optional_as::<(i64,)>(
                 "SELECT received_at FROM appservice_transactions ORDER BY seq DESC LIMIT 1",
+                args![],
             )
-            .fetch_optional(pool)
             .await?
-        }))
+        });
+        Ok(row.map(|(at,)| at))
     }
 
     /// Marks the transactions `seqs` processed.
@@ -117,14 +104,12 @@ impl Store {
     /// transaction it saw acknowledged, so old processed rows only take space.
     pub async fn prune_processed_transactions(&self, age_ms: i64) -> Result<u64, StoreError> {
         let cutoff = now_ms() - age_ms;
-        Ok(on_pool!(self, |pool| {
-            sqlx::query(
+        Ok(on_db!(self, |db| {
+            db.execute(
                 "DELETE FROM appservice_transactions WHERE processed_at IS NOT NULL AND processed_at < $1",
+                args![cutoff],
             )
-            .bind(cutoff)
-            .execute(pool)
             .await?
-            .rows_affected()
         }))
     }
 }
