@@ -1,5 +1,7 @@
 //! Message ids already accepted, for idempotent resends.
 
+use rusqlite::params;
+
 use super::{MailboxClass, Result, Store};
 
 /// One queued copy of an accepted message.
@@ -25,54 +27,51 @@ impl Store {
         now_ms: u64,
         copies: &[NewEntry<'_>],
     ) -> Result<Option<String>> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO accepted (sender, id, retry_count, recipient, timestamp_ms)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(sender)
-        .bind(id)
-        .bind(retry_count as i64)
-        .bind(to)
-        .bind(now_ms as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            let first: String = sqlx::query_scalar(
-                "SELECT recipient FROM accepted WHERE sender = ? AND id = ? AND retry_count = ?",
-            )
-            .bind(sender)
-            .bind(id)
-            .bind(retry_count as i64)
-            .fetch_one(&mut *tx)
-            .await?;
-            return Ok(Some(first));
-        }
-        for c in copies {
-            sqlx::query(
-                "INSERT INTO mailbox (recipient, class, peer, stanza_id, frame, expires_ms)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(c.recipient)
-            .bind(MailboxClass::Message as i64)
-            .bind(c.peer)
-            .bind(id)
-            .bind(&c.frame)
-            .bind(c.expires_ms as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(None)
+        self.run(|db| {
+            let tx = db.transaction()?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO accepted (sender, id, retry_count, recipient, timestamp_ms)
+                     VALUES (?, ?, ?, ?, ?)",
+                )?
+                .execute(params![sender, id, retry_count as i64, to, now_ms as i64])?;
+            if inserted == 0 {
+                let first: String = tx
+                    .prepare_cached(
+                        "SELECT recipient FROM accepted WHERE sender = ? AND id = ? AND retry_count = ?",
+                    )?
+                    .query_row(params![sender, id, retry_count as i64], |r| r.get(0))?;
+                return Ok(Some(first));
+            }
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO mailbox (recipient, class, peer, stanza_id, frame, expires_ms)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )?;
+                for c in copies {
+                    insert.execute(params![
+                        c.recipient,
+                        MailboxClass::Message as i64,
+                        c.peer,
+                        id,
+                        &c.frame,
+                        c.expires_ms as i64
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(None)
+        })
+        .await
     }
 
     /// Forgets ids older than `before_ms` (they can no longer be resent).
     pub async fn prune_accepted(&self, before_ms: u64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM accepted WHERE timestamp_ms < ?")
-            .bind(before_ms as i64)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.run(|db| {
+            Ok(db
+                .prepare_cached("DELETE FROM accepted WHERE timestamp_ms < ?")?
+                .execute(params![before_ms as i64])? as u64)
+        })
+        .await
     }
 }

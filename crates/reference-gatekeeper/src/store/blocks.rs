@@ -1,5 +1,7 @@
 //! Each user's blocklist.
 
+use rusqlite::{OptionalExtension, params};
+
 use super::{Result, Store};
 
 impl Store {
@@ -9,7 +11,7 @@ impl Store {
         } else {
             "DELETE FROM blocks WHERE user = ? AND blocked = ?"
         };
-        sqlx::query(sql).bind(user).bind(other).execute(&self.pool).await?;
+        self.run(|db| Ok(db.prepare_cached(sql)?.execute(params![user, other])?)).await?;
         self.cache.bump();
         self.cache.blocks().insert((user.to_owned(), other.to_owned()), blocked);
         Ok(())
@@ -22,12 +24,14 @@ impl Store {
             return Ok(*b);
         }
         let generation = self.cache.generation();
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM blocks WHERE user = ? AND blocked = ?")
-                .bind(user)
-                .bind(other)
-                .fetch_optional(&self.pool)
-                .await?;
+        let v: Option<i64> = self
+            .run(|db| {
+                Ok(db
+                    .prepare_cached("SELECT 1 FROM blocks WHERE user = ? AND blocked = ?")?
+                    .query_row(params![user, other], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
         let mut blocks = self.cache.blocks();
         if self.cache.generation() == generation {
             blocks.insert(key, v.is_some());
@@ -36,9 +40,6 @@ impl Store {
     }
 
     pub async fn blocklist(&self, user: &str) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT blocked FROM blocks WHERE user = ? ORDER BY blocked")
-            .bind(user)
-            .fetch_all(&self.pool)
-            .await?)
+        self.strings("SELECT blocked FROM blocks WHERE user = ? ORDER BY blocked", (user,)).await
     }
 }

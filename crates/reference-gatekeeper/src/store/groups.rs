@@ -1,7 +1,7 @@
 //! Groups and their members.
 
 use interop_proto::stanza::GroupInfo;
-use sqlx::Row;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store};
 
@@ -18,56 +18,60 @@ impl Store {
         creator: &str,
         members: &[String],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO groups (id, subject, creator, created_ms) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(subject)
-            .bind(creator)
-            .bind(interop_proto::now_ms() as i64)
-            .execute(&mut *tx)
-            .await?;
-        for m in members {
-            sqlx::query(
-                "INSERT OR IGNORE INTO group_members (group_id, user, admin) VALUES (?, ?, ?)",
-            )
-            .bind(id)
-            .bind(m)
-            .bind(m == creator)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let now = interop_proto::now_ms() as i64;
+        self.run(|db| {
+            let tx = db.transaction()?;
+            tx.prepare_cached(
+                "INSERT INTO groups (id, subject, creator, created_ms) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![id, subject, creator, now])?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO group_members (group_id, user, admin) VALUES (?, ?, ?)",
+                )?;
+                for m in members {
+                    insert.execute(params![id, m, m == creator])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn group(&self, id: &str) -> Result<Option<GroupRow>> {
-        let Some(row) = sqlx::query("SELECT subject, creator, created_ms FROM groups WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let members =
-            sqlx::query("SELECT user, admin FROM group_members WHERE group_id = ? ORDER BY user")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut info = GroupInfo {
-            group: id.to_owned(),
-            subject: row.try_get("subject")?,
-            creator: row.try_get("creator")?,
-            created: row.try_get::<i64, _>("created_ms")? as u64,
-            ..Default::default()
-        };
-        for m in members {
-            let user: String = m.try_get("user")?;
-            if m.try_get::<bool, _>("admin")? {
-                info.admins.push(user.clone());
+        self.run(|db| {
+            let Some((subject, creator, created_ms)) = db
+                .prepare_cached("SELECT subject, creator, created_ms FROM groups WHERE id = ?")?
+                .query_row(params![id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut info = GroupInfo {
+                group: id.to_owned(),
+                subject,
+                creator,
+                created: created_ms as u64,
+                ..Default::default()
+            };
+            let mut statement = db.prepare_cached(
+                "SELECT user, admin FROM group_members WHERE group_id = ? ORDER BY user",
+            )?;
+            let members = statement
+                .query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+            for member in members {
+                let (user, admin) = member?;
+                if admin {
+                    info.admins.push(user.clone());
+                }
+                info.participants.push(user);
             }
-            info.participants.push(user);
-        }
-        Ok(Some(GroupRow { info }))
+            Ok(Some(GroupRow { info }))
+        })
+        .await
     }
 
     pub async fn update_group(
@@ -77,31 +81,25 @@ impl Store {
         remove: &[String],
         subject: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for m in add {
-            sqlx::query(
-                "INSERT OR IGNORE INTO group_members (group_id, user, admin) VALUES (?, ?, 0)",
-            )
-            .bind(id)
-            .bind(m)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for m in remove {
-            sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user = ?")
-                .bind(id)
-                .bind(m)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !subject.is_empty() {
-            sqlx::query("UPDATE groups SET subject = ? WHERE id = ?")
-                .bind(subject)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.run(|db| {
+            let tx = db.transaction()?;
+            for m in add {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO group_members (group_id, user, admin) VALUES (?, ?, 0)",
+                )?
+                .execute(params![id, m])?;
+            }
+            for m in remove {
+                tx.prepare_cached("DELETE FROM group_members WHERE group_id = ? AND user = ?")?
+                    .execute(params![id, m])?;
+            }
+            if !subject.is_empty() {
+                tx.prepare_cached("UPDATE groups SET subject = ? WHERE id = ?")?
+                    .execute(params![subject, id])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! The `mailbox` table: queued stanzas per recipient, in arrival order.
 
-use sqlx::Row;
+use rusqlite::params;
 
 use super::{Result, Store};
 
@@ -33,19 +33,18 @@ impl Store {
         frame: &[u8],
         expires_ms: u64,
     ) -> Result<i64> {
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO mailbox (recipient, class, peer, stanza_id, frame, expires_ms)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(recipient)
-        .bind(class as i64)
-        .bind(peer)
-        .bind(stanza_id)
-        .bind(frame)
-        .bind(expires_ms as i64)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(seq)
+        self.run(|db| {
+            Ok(db
+                .prepare_cached(
+                    "INSERT INTO mailbox (recipient, class, peer, stanza_id, frame, expires_ms)
+                     VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                )?
+                .query_row(
+                    params![recipient, class as i64, peer, stanza_id, frame, expires_ms as i64],
+                    |r| r.get(0),
+                )?)
+        })
+        .await
     }
 
     /// Entries after `after_seq`, oldest first, at most `limit`.
@@ -55,50 +54,45 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<MailboxEntry>> {
-        let rows = sqlx::query(
-            "SELECT seq, class, frame FROM mailbox WHERE recipient = ? AND seq > ?
-             ORDER BY seq LIMIT ?",
-        )
-        .bind(recipient)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MailboxEntry {
-                    seq: r.try_get("seq")?,
-                    class: r.try_get("class")?,
-                    frame: r.try_get("frame")?,
-                })
-            })
-            .collect()
+        self.run(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT seq, class, frame FROM mailbox WHERE recipient = ? AND seq > ?
+                 ORDER BY seq LIMIT ?",
+            )?;
+            let rows = statement.query_map(params![recipient, after_seq, limit], |r| {
+                Ok(MailboxEntry { seq: r.get(0)?, class: r.get(1)?, frame: r.get(2)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 
     /// Number of entries and the highest sequence number now queued.
     pub async fn mailbox_status(&self, recipient: &str) -> Result<(u32, i64)> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS top FROM mailbox WHERE recipient = ?",
-        )
-        .bind(recipient)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get::<i64, _>("n")? as u32, row.try_get("top")?))
+        let (n, top): (i64, i64) = self
+            .run(|db| {
+                Ok(db
+                    .prepare_cached(
+                        "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM mailbox WHERE recipient = ?",
+                    )?
+                    .query_row(params![recipient], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            })
+            .await?;
+        Ok((n as u32, top))
     }
 
     /// Removes acknowledged messages (by a DELIVERED receipt) from `peer`.
     pub async fn remove_messages(&self, recipient: &str, peer: &str, ids: &[String]) -> Result<()> {
-        for id in ids {
-            sqlx::query(
+        self.run(|db| {
+            let mut delete = db.prepare_cached(
                 "DELETE FROM mailbox WHERE recipient = ? AND peer = ? AND stanza_id = ? AND class = 1",
-            )
-            .bind(recipient)
-            .bind(peer)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
+            )?;
+            for id in ids {
+                delete.execute(params![recipient, peer, id])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Removes the oldest matching receipt or notification (acks come in delivery order).
@@ -109,37 +103,32 @@ impl Store {
         peer: Option<&str>,
         id: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM mailbox WHERE seq = (SELECT seq FROM mailbox WHERE recipient = ? AND class = ?
-               AND stanza_id = ? AND (? IS NULL OR peer = ?) ORDER BY seq LIMIT 1)",
-        )
-        .bind(recipient)
-        .bind(class as i64)
-        .bind(id)
-        .bind(peer)
-        .bind(peer)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.run(|db| {
+            db.prepare_cached(
+                "DELETE FROM mailbox WHERE seq = (SELECT seq FROM mailbox WHERE recipient = ?1 AND class = ?2
+                   AND stanza_id = ?3 AND (?4 IS NULL OR peer = ?4) ORDER BY seq LIMIT 1)",
+            )?
+            .execute(params![recipient, class as i64, id, peer])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes expired entries; returns how many.
     pub async fn expire_mailbox(&self, now_ms: u64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM mailbox WHERE expires_ms <= ?")
-            .bind(now_ms as i64)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        self.run(|db| {
+            Ok(db
+                .prepare_cached("DELETE FROM mailbox WHERE expires_ms <= ?")?
+                .execute(params![now_ms as i64])? as u64)
+        })
+        .await
     }
 }
 
 impl Store {
     /// Partner users who have something waiting (to push them after a restart).
     pub async fn partner_users_with_mail(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT recipient FROM mailbox WHERE recipient LIKE '%@interop'",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        self.strings("SELECT DISTINCT recipient FROM mailbox WHERE recipient LIKE '%@interop'", [])
+            .await
     }
 }

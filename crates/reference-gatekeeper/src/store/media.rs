@@ -1,24 +1,30 @@
 //! Index of native users' encrypted media blobs; the bytes are files.
 
+use rusqlite::{OptionalExtension, params};
+
 use super::{Result, Store};
 
 impl Store {
     pub async fn add_media(&self, reference: &str, owner: &str, size: u64) -> Result<()> {
-        sqlx::query("INSERT INTO media (reference, owner, size, created_ms) VALUES (?, ?, ?, ?)")
-            .bind(reference)
-            .bind(owner)
-            .bind(size as i64)
-            .bind(interop_proto::now_ms() as i64)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let now = interop_proto::now_ms() as i64;
+        self.run(|db| {
+            db.prepare_cached(
+                "INSERT INTO media (reference, owner, size, created_ms) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![reference, owner, size as i64, now])?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn media_exists(&self, reference: &str) -> Result<bool> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT 1 FROM media WHERE reference = ?")
-            .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(v.is_some())
+        self.run(|db| {
+            let v: Option<i64> = db
+                .prepare_cached("SELECT 1 FROM media WHERE reference = ?")?
+                .query_row(params![reference], |r| r.get(0))
+                .optional()?;
+            Ok(v.is_some())
+        })
+        .await
     }
 }

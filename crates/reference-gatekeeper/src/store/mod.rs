@@ -1,8 +1,10 @@
 //! The gatekeeper's durable state in SQLite, one file per table.
 //!
 //! Everything a restart must keep lives here: users and their public keys,
-//! opt-ins, blocklists, groups, and the offline mailbox. Queries are built
-//! at run time (no `query!` macros), so the crate builds without a database.
+//! opt-ins, blocklists, groups, and the offline mailbox. Statements run on the
+//! calling thread (`rusqlite`, through [`Store::run`]): they take microseconds,
+//! less than handing each to a database thread and back would. `sqlx` only
+//! applies the migrations.
 
 mod accepted;
 mod blocks;
@@ -21,11 +23,8 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqliteLockingMode, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 
 pub use accepted::NewEntry;
 pub use groups::GroupRow;
@@ -36,6 +35,10 @@ pub use users::{NewUser, UserKind, UserRow};
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is closed")]
+    Closed,
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
@@ -47,7 +50,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    /// The one connection, taken in turn; `None` once closed.
+    db: std::sync::Arc<tokio::sync::Mutex<Option<rusqlite::Connection>>>,
     /// Users and block pairs are read for every stanza and rarely written:
     /// cached here, invalidated by the writers below.
     cache: std::sync::Arc<Cache>,
@@ -98,25 +102,55 @@ impl Store {
         let opts = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL survives process crashes; only power loss may drop the last commits.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            // One process owns the file: no file-lock syscalls per transaction.
-            .locking_mode(SqliteLockingMode::Exclusive)
             .foreign_keys(false);
-        // SQLite runs one writer at a time anyway; one connection keeps the
-        // exclusive lock and avoids hand-offs between connections.
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
-        migrations::migrator().await?.run(&pool).await?;
-        Ok(Self { pool, cache: Default::default() })
+        let mut migrating = opts.connect().await?;
+        migrations::migrator().await?.run(&mut migrating).await?;
+        migrating.close().await?;
+        let db = rusqlite::Connection::open(path)?;
+        db.busy_timeout(Duration::from_secs(10))?;
+        // One process owns the file: no file-lock syscalls per transaction.
+        db.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL survives process crashes; only power loss may drop the last commits.
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.pragma_update(None, "foreign_keys", "OFF")?;
+        db.set_prepared_statement_cache_capacity(128);
+        let db = std::sync::Arc::new(tokio::sync::Mutex::new(Some(db)));
+        Ok(Self { db, cache: Default::default() })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Runs `f` on the connection, on this thread, once it is this caller's turn.
+    pub(crate) async fn run<T>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.db.lock().await;
+        f(guard.as_mut().ok_or(StoreError::Closed)?)
     }
 
+    /// The first column of every row a query returns, as text (a list of ids).
+    pub(crate) async fn strings(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params + Send,
+    ) -> Result<Vec<String>> {
+        self.run(|db| {
+            let mut statement = db.prepare_cached(sql)?;
+            let rows = statement.query_map(params, |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    /// Closes the database (and releases its lock on the file); later calls fail.
     pub async fn close(&self) {
-        self.pool.close().await;
+        if let Some(db) = self.db.lock().await.take()
+            && let Err((_, e)) = db.close()
+        {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
     }
 }
 

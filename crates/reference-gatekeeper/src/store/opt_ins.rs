@@ -2,40 +2,40 @@
 
 use interop_proto::stanza::Inbox;
 
+use rusqlite::{OptionalExtension, params};
+
 use super::{Result, Store};
 
 impl Store {
     /// Sets the choice; `Inbox::Unspecified` means opted out.
     pub async fn set_opt_in(&self, user: &str, partner: &str, inbox: Inbox) -> Result<()> {
-        if inbox == Inbox::Unspecified {
-            sqlx::query("DELETE FROM opt_ins WHERE user = ? AND partner = ?")
-                .bind(user)
-                .bind(partner)
-                .execute(&self.pool)
-                .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO opt_ins (user, partner, inbox, updated_ms) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (user, partner) DO UPDATE SET inbox = excluded.inbox, updated_ms = excluded.updated_ms",
-            )
-            .bind(user)
-            .bind(partner)
-            .bind(inbox as i32)
-            .bind(interop_proto::now_ms() as i64)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
+        let now = interop_proto::now_ms() as i64;
+        self.run(|db| {
+            if inbox == Inbox::Unspecified {
+                db.prepare_cached("DELETE FROM opt_ins WHERE user = ? AND partner = ?")?
+                    .execute(params![user, partner])?;
+            } else {
+                db.prepare_cached(
+                    "INSERT INTO opt_ins (user, partner, inbox, updated_ms) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (user, partner) DO UPDATE SET inbox = excluded.inbox, updated_ms = excluded.updated_ms",
+                )?
+                .execute(params![user, partner, inbox as i32, now])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// The inbox the user chose for this partner, `None` if not opted in.
     pub async fn opt_in(&self, user: &str, partner: &str) -> Result<Option<Inbox>> {
-        let v: Option<i32> =
-            sqlx::query_scalar("SELECT inbox FROM opt_ins WHERE user = ? AND partner = ?")
-                .bind(user)
-                .bind(partner)
-                .fetch_optional(&self.pool)
-                .await?;
+        let v: Option<i32> = self
+            .run(|db| {
+                Ok(db
+                    .prepare_cached("SELECT inbox FROM opt_ins WHERE user = ? AND partner = ?")?
+                    .query_row(params![user, partner], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
         Ok(v.map(|i| Inbox::try_from(i).unwrap_or(Inbox::Separate)))
     }
 }

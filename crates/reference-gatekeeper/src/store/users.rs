@@ -1,8 +1,7 @@
 //! Native and partner users, with their public keys.
 
 use interop_proto::stanza::{KeyBundle, SignedPrekey};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError, key32};
 
@@ -55,34 +54,46 @@ const COLUMNS: &str =
     "id, kind, phone, partner, visible_id, display_name, avatar IS NOT NULL AS has_avatar,
     authkey, token_hash, identity_key, signing_key, spk_id, spk_key, spk_sig";
 
-fn from_row(r: &SqliteRow) -> Result<UserRow> {
-    let kind = match r.try_get::<String, _>("kind")?.as_str() {
+fn from_row(r: &rusqlite::Row<'_>) -> Result<UserRow> {
+    let kind = match r.get::<_, String>("kind")?.as_str() {
         "native" => UserKind::Native,
         "partner" => UserKind::Partner,
         _ => return Err(StoreError::Corrupt("user kind")),
     };
     Ok(UserRow {
-        id: r.try_get("id")?,
+        id: r.get("id")?,
         kind,
-        phone: r.try_get("phone")?,
-        partner: r.try_get("partner")?,
-        visible_id: r.try_get("visible_id")?,
-        display_name: r.try_get("display_name")?,
-        has_avatar: r.try_get("has_avatar")?,
-        authkey: key32(r.try_get("authkey")?, "authkey")?,
-        token_hash: r.try_get("token_hash")?,
+        phone: r.get("phone")?,
+        partner: r.get("partner")?,
+        visible_id: r.get("visible_id")?,
+        display_name: r.get("display_name")?,
+        has_avatar: r.get("has_avatar")?,
+        authkey: key32(r.get("authkey")?, "authkey")?,
+        token_hash: r.get("token_hash")?,
         bundle: KeyBundle {
             scheme: interop_proto::e2ee::SCHEME_OLM_V1,
-            identity_key: r.try_get("identity_key")?,
-            signing_key: r.try_get("signing_key")?,
+            identity_key: r.get("identity_key")?,
+            signing_key: r.get("signing_key")?,
             signed_prekey: Some(SignedPrekey {
-                id: r.try_get::<i64, _>("spk_id")? as u32,
-                key: r.try_get("spk_key")?,
-                signature: r.try_get("spk_sig")?,
+                id: r.get::<_, i64>("spk_id")? as u32,
+                key: r.get("spk_key")?,
+                signature: r.get("spk_sig")?,
             }),
             one_time_key: None,
         },
     })
+}
+
+impl Store {
+    /// The one user a `SELECT {COLUMNS}` query with `params` finds, if any.
+    async fn user_where(&self, sql: &str, params: &[&str]) -> Result<Option<UserRow>> {
+        self.run(|db| {
+            let mut statement = db.prepare_cached(sql)?;
+            let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+            rows.next()?.map(from_row).transpose()
+        })
+        .await
+    }
 }
 
 impl Store {
@@ -92,33 +103,37 @@ impl Store {
         self.cache.users().remove(&u.id);
         let spk = u.bundle.signed_prekey.clone().unwrap_or_default();
         let now = interop_proto::now_ms() as i64;
-        sqlx::query(
-            "INSERT INTO users (id, kind, phone, partner, visible_id, display_name, avatar, authkey,
-                token_hash, identity_key, signing_key, spk_id, spk_key, spk_sig, created_ms, last_seen_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name,
-                avatar = COALESCE(excluded.avatar, users.avatar), authkey = excluded.authkey,
-                token_hash = excluded.token_hash, identity_key = excluded.identity_key,
-                signing_key = excluded.signing_key, spk_id = excluded.spk_id,
-                spk_key = excluded.spk_key, spk_sig = excluded.spk_sig, last_seen_ms = excluded.last_seen_ms",
-        )
-        .bind(&u.id)
-        .bind(u.kind.as_str())
-        .bind(&u.phone)
-        .bind(&u.partner)
-        .bind(&u.visible_id)
-        .bind(&u.display_name)
-        .bind(&u.avatar)
-        .bind(u.authkey.as_slice())
-        .bind(&u.token_hash)
-        .bind(&u.bundle.identity_key)
-        .bind(&u.bundle.signing_key)
-        .bind(spk.id as i64)
-        .bind(&spk.key)
-        .bind(&spk.signature)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
+        self.run(|db| {
+            db.prepare_cached(
+                "INSERT INTO users (id, kind, phone, partner, visible_id, display_name, avatar, authkey,
+                    token_hash, identity_key, signing_key, spk_id, spk_key, spk_sig, created_ms, last_seen_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name,
+                    avatar = COALESCE(excluded.avatar, users.avatar), authkey = excluded.authkey,
+                    token_hash = excluded.token_hash, identity_key = excluded.identity_key,
+                    signing_key = excluded.signing_key, spk_id = excluded.spk_id,
+                    spk_key = excluded.spk_key, spk_sig = excluded.spk_sig, last_seen_ms = excluded.last_seen_ms",
+            )?
+            .execute(params![
+                &u.id,
+                u.kind.as_str(),
+                &u.phone,
+                &u.partner,
+                &u.visible_id,
+                &u.display_name,
+                &u.avatar,
+                u.authkey.as_slice(),
+                &u.token_hash,
+                &u.bundle.identity_key,
+                &u.bundle.signing_key,
+                spk.id as i64,
+                &spk.key,
+                &spk.signature,
+                now,
+                now
+            ])?;
+            Ok(())
+        })
         .await?;
         self.cache.bump();
         self.cache.users().remove(&u.id);
@@ -131,8 +146,7 @@ impl Store {
         }
         let generation = self.cache.generation();
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
-        let user = row.as_ref().map(from_row).transpose()?;
+        let user = self.user_where(&sql, &[id]).await?;
         if let Some(u) = &user {
             let mut users = self.cache.users();
             if self.cache.generation() == generation {
@@ -144,75 +158,82 @@ impl Store {
 
     pub async fn user_by_phone(&self, phone: &str) -> Result<Option<UserRow>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE phone = ?");
-        let row = sqlx::query(&sql).bind(phone).fetch_optional(&self.pool).await?;
-        row.as_ref().map(from_row).transpose()
+        self.user_where(&sql, &[phone]).await
     }
 
     pub async fn partner_user(&self, partner: &str, visible_id: &str) -> Result<Option<UserRow>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE partner = ? AND visible_id = ?");
-        let row =
-            sqlx::query(&sql).bind(partner).bind(visible_id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(from_row).transpose()
+        self.user_where(&sql, &[partner, visible_id]).await
     }
 
     pub async fn avatar(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        let v: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT avatar FROM users WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let v: Option<Option<Vec<u8>>> = self
+            .run(|db| {
+                Ok(db
+                    .prepare_cached("SELECT avatar FROM users WHERE id = ?")?
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
         Ok(v.flatten())
     }
 
     pub async fn set_signed_prekey(&self, id: &str, spk: &SignedPrekey) -> Result<()> {
-        sqlx::query("UPDATE users SET spk_id = ?, spk_key = ?, spk_sig = ? WHERE id = ?")
-            .bind(spk.id as i64)
-            .bind(&spk.key)
-            .bind(&spk.signature)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.run(|db| {
+            db.prepare_cached(
+                "UPDATE users SET spk_id = ?, spk_key = ?, spk_sig = ? WHERE id = ?",
+            )?
+            .execute(params![spk.id as i64, &spk.key, &spk.signature, id])?;
+            Ok(())
+        })
+        .await?;
         self.cache.bump();
         self.cache.users().remove(id);
         Ok(())
     }
 
     pub async fn touch_user(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET last_seen_ms = ? WHERE id = ?")
-            .bind(interop_proto::now_ms() as i64)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let now = interop_proto::now_ms() as i64;
+        self.run(|db| {
+            db.prepare_cached("UPDATE users SET last_seen_ms = ? WHERE id = ?")?
+                .execute(params![now, id])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes a user with its keys and mailbox (un-enlistment).
     pub async fn delete_user(&self, id: &str) -> Result<()> {
         self.cache.users().remove(id);
         self.cache.blocks().clear();
-        let mut tx = self.pool.begin().await?;
-        for sql in [
-            "DELETE FROM users WHERE id = ?",
-            "DELETE FROM one_time_keys WHERE user = ?",
-            "DELETE FROM mailbox WHERE recipient = ?",
-            "DELETE FROM group_members WHERE user = ?",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.run(|db| {
+            let tx = db.transaction()?;
+            for sql in [
+                "DELETE FROM users WHERE id = ?",
+                "DELETE FROM one_time_keys WHERE user = ?",
+                "DELETE FROM mailbox WHERE recipient = ?",
+                "DELETE FROM group_members WHERE user = ?",
+            ] {
+                tx.prepare_cached(sql)?.execute(params![id])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     /// Partner users whose channel was last open before `before_ms`.
     pub async fn stale_partner_users(&self, before_ms: u64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM users WHERE kind = 'partner' AND last_seen_ms < ?")
-            .bind(before_ms as i64)
-            .fetch_all(&self.pool)
-            .await?)
+        let sql = "SELECT id FROM users WHERE kind = 'partner' AND last_seen_ms < ?";
+        self.strings(sql, (before_ms as i64,)).await
     }
 
     pub async fn count_users(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+        let n: i64 = self
+            .run(|db| {
+                Ok(db.prepare_cached("SELECT COUNT(*) FROM users")?.query_row([], |r| r.get(0))?)
+            })
+            .await?;
         Ok(n as u64)
     }
 }
