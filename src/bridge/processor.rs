@@ -167,9 +167,12 @@ async fn process_transaction(
         bot::handle_event(bridge, &event).await;
         queue_portal_event(bridge, raw, &event).await?;
     }
-    for raw in body.ephemeral() {
-        ephemeral::handle(bridge, raw).await;
-    }
+    // Together: each waits for the gatekeeper's answer, and a transaction can carry a receipt
+    // for every portal. They are best-effort and independent, so one round trip covers them all.
+    futures_util::future::join_all(
+        body.ephemeral().iter().map(|raw| ephemeral::handle(bridge, raw)),
+    )
+    .await;
     Ok(())
 }
 
