@@ -207,7 +207,13 @@ impl BridgeProc {
         }
         child.kill()?;
         child.wait()?;
-        bail!("the bridge did not stop within 30 s of SIGTERM")
+        let log = self.log();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "the bridge did not stop within 30 s of SIGTERM; the end of its log:\n{}",
+            tail.join("\n")
+        )
     }
 
     /// Drops the PostgreSQL schema, if there is one.

@@ -129,8 +129,12 @@ impl Channel {
 
     /// Sends `close` with a reason, closes the WebSocket and waits (briefly) for the peer.
     pub async fn close(self, code: CloseCode, reason: &str) {
+        // Unread stanzas are dropped first: a driver waiting for room in a full inbox would
+        // never see the close otherwise. The peer delivers them again, as they were not acked.
+        let Channel { sender, inbox, .. } = self;
+        drop(inbox);
         let (tx, rx) = oneshot::channel();
-        if self.sender.cmds.send(Cmd::Close(code, reason.to_owned(), tx)).await.is_ok() {
+        if sender.cmds.send(Cmd::Close(code, reason.to_owned(), tx)).await.is_ok() {
             let _ = rx.await;
         }
     }

@@ -147,3 +147,32 @@ fn keys_are_redacted() {
     assert!(format!("{kp:?}").contains("redacted"));
     assert!(!format!("{kp:?}").contains(&crate::hex(kp.private())));
 }
+
+#[tokio::test]
+async fn a_channel_with_a_full_inbox_still_closes_at_once() {
+    let (l, url) = listener().await;
+    let server_kp = NoiseKeypair::generate();
+    let scfg = ServerConfig::new(server_kp.clone());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let pending = accept(tcp, &scfg).await.unwrap();
+        let mut ch = pending.accept(ServerHello::default()).await.unwrap();
+        // More than the client's inbox holds: its driver ends up waiting for room.
+        for i in 0..8 {
+            ch.send(&text(&format!("m{i}"))).await.unwrap();
+        }
+        match ch.recv().await {
+            Err(TransportError::Closed { code, .. }) => code,
+            other => panic!("{other:?}"),
+        }
+    });
+    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("jwt"));
+    cfg.channel.inbox = 2;
+    let (ch, _) = connect(&url, &cfg).await.unwrap();
+    // Let the stanzas arrive and fill the inbox, unread.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(5), ch.close(CloseCode::Normal, "bye"))
+        .await
+        .expect("close must not wait for the inbox to be read");
+    assert_eq!(server.await.unwrap(), CloseCode::Normal);
+}
