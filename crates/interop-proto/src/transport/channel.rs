@@ -149,10 +149,16 @@ struct Driver<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
+    /// Serves commands and reads the WebSocket until the channel ends. A stanza that finds
+    /// the inbox full waits in `waiting`, and reading pauses (back-pressure on the peer) while
+    /// commands are still served: the owner may be waiting for a send before it reads again.
     async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
         let mut ping = interval(self.config.keepalive);
         ping.tick().await;
         let mut last_rx = Instant::now();
+        let mut waiting: Option<Stanza> = None;
+        // A handle of its own for `reserve`, which borrows it while the other arms run.
+        let inbox = self.events.clone();
         loop {
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
@@ -171,27 +177,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
                     }
                     None => return self.close(CloseCode::GoingAway, "channel dropped").await,
                 },
-                msg = self.ws.next() => {
+                permit = inbox.reserve(), if waiting.is_some() => {
+                    // The receiver gone means the channel is being closed: drop the stanza.
+                    if let (Ok(permit), Some(stanza)) = (permit, waiting.take()) {
+                        permit.send(Ok(stanza));
+                    }
                     last_rx = Instant::now();
-                    if let Err(e) = self.on_message(msg).await {
-                        let fatal_protocol = matches!(e, TransportError::Frame(_) | TransportError::Noise(_) | TransportError::RecordTooLarge);
-                        let closed = matches!(e, TransportError::Closed { .. });
-                        let _ = self.events.send(Err(e)).await;
-                        if fatal_protocol {
-                            self.close(CloseCode::ProtocolError, "malformed frame").await;
-                        } else if closed {
-                            let _ = self.ws.close(None).await;
+                }
+                msg = self.ws.next(), if waiting.is_none() => {
+                    last_rx = Instant::now();
+                    match self.on_message(msg) {
+                        Ok(Some(stanza)) => {
+                            if let Err(mpsc::error::TrySendError::Full(Ok(stanza))) =
+                                self.events.try_send(Ok(stanza))
+                            {
+                                waiting = Some(stanza);
+                            }
                         }
-                        return;
+                        Ok(None) => {}
+                        Err(e) => {
+                            let fatal_protocol = matches!(e, TransportError::Frame(_) | TransportError::Noise(_) | TransportError::RecordTooLarge);
+                            let closed = matches!(e, TransportError::Closed { .. });
+                            self.report(e);
+                            if fatal_protocol {
+                                self.close(CloseCode::ProtocolError, "malformed frame").await;
+                            } else if closed {
+                                let _ = self.ws.close(None).await;
+                            }
+                            return;
+                        }
                     }
                 }
                 _ = ping.tick() => {
-                    if last_rx.elapsed() > self.config.keepalive * 3 {
-                        let _ = self.events.send(Err(TransportError::IdleTimeout)).await;
+                    if waiting.is_none() && last_rx.elapsed() > self.config.keepalive * 3 {
+                        self.report(TransportError::IdleTimeout);
                         return self.close(CloseCode::IdleTimeout, "no keep-alive").await;
                     }
                     if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
-                        let _ = self.events.send(Err(TransportError::ConnectionLost)).await;
+                        self.report(TransportError::ConnectionLost);
                         return;
                     }
                 }
@@ -199,34 +222,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
         }
     }
 
-    /// Handles one WebSocket message; `Err` ends the channel.
-    async fn on_message(
+    /// Queues the error that ends the channel behind what the inbox holds, without waiting
+    /// for room here.
+    fn report(&self, error: TransportError) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(Err(error)).await;
+        });
+    }
+
+    /// Reads one WebSocket message: the stanza it completes, if any; `Err` ends the channel.
+    fn on_message(
         &mut self,
         msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ) -> Result<(), TransportError> {
+    ) -> Result<Option<Stanza>, TransportError> {
         let data = match msg {
             Some(Ok(Message::Binary(data))) => data,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Ok(()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Ok(None),
             Some(Ok(Message::Close(_))) | None => return Err(TransportError::ConnectionLost),
             Some(Ok(_)) => return Err(TransportError::Frame(FrameError::UnknownStanza)),
             Some(Err(e)) => return Err(e.into()),
         };
         let Some(bytes) = self.assembler.open(&mut self.noise, &data)? else {
-            return Ok(());
+            return Ok(None);
         };
         match frame::decode(&bytes, self.config.max_frame_size) {
             Ok(Stanza::Close(c)) => Err(TransportError::Closed {
                 code: CloseCode::try_from(c.code).unwrap_or(CloseCode::Unspecified),
                 reason: c.reason,
             }),
-            Ok(stanza) => {
-                // A full inbox pauses reading: back-pressure on the peer.
-                let _ = self.events.send(Ok(stanza)).await;
-                Ok(())
-            }
+            Ok(stanza) => Ok(Some(stanza)),
             Err(FrameError::UnknownStanza) => {
                 tracing::debug!("skipping a stanza of unknown type");
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(e.into()),
         }

@@ -176,3 +176,32 @@ async fn a_channel_with_a_full_inbox_still_closes_at_once() {
         .expect("close must not wait for the inbox to be read");
     assert_eq!(server.await.unwrap(), CloseCode::Normal);
 }
+
+#[tokio::test]
+async fn sends_go_out_while_the_inbox_is_full_and_nothing_received_is_lost() {
+    let (l, url) = listener().await;
+    let server_kp = NoiseKeypair::generate();
+    let scfg = ServerConfig::new(server_kp.clone());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let pending = accept(tcp, &scfg).await.unwrap();
+        let mut ch = pending.accept(ServerHello::default()).await.unwrap();
+        for i in 0..8 {
+            ch.send(&text(&format!("m{i}"))).await.unwrap();
+        }
+        // The client's send must arrive although it has not read what came first.
+        ch.recv().await.unwrap()
+    });
+    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("jwt"));
+    cfg.channel.inbox = 2;
+    let (mut ch, _) = connect(&url, &cfg).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(5), ch.send(&text("reply")))
+        .await
+        .expect("a send must not wait for the inbox to be read")
+        .unwrap();
+    assert_eq!(server.await.unwrap(), text("reply"));
+    for i in 0..8 {
+        assert_eq!(ch.recv().await.unwrap(), text(&format!("m{i}")));
+    }
+}
