@@ -5,8 +5,8 @@
 //! before any stored work runs, so that a message replayed after a crash waits for its login's
 //! channel instead of being refused as "not logged in"; the HTTP listener is up before the
 //! homeserver is pinged, because the ping makes the homeserver call us back (and resend
-//! anything queued). On SIGINT/SIGTERM we stop taking transactions, finish what is stored, and
-//! exit cleanly.
+//! anything queued). On SIGINT/SIGTERM we stop taking transactions, process what is stored for a
+//! few seconds (the rest waits, stored, for the next start), and exit cleanly.
 
 use std::{
     sync::{
@@ -174,7 +174,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(startup_ms = started_at.elapsed().as_millis() as u64, "bridge is running");
 
     wait_for_signal().await;
-    tracing::info!("shutting down: no new transactions; finishing what is stored");
+    tracing::info!("shutting down: no new transactions; processing what is stored for up to 5 s");
     state.accepting.store(false, Ordering::Release);
     let _ = shutdown_tx.send(true);
     match server.await {

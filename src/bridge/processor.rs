@@ -3,7 +3,8 @@
 //! It wakes when a transaction is stored (and at start, to replay anything a crash left
 //! unprocessed), hands every event to its handler, then marks the transaction processed. When
 //! the homeserver may have dropped events (it went away, or the bridge started), it catches up
-//! on them first ([`catch_up`]). On shutdown it finishes what is stored before returning.
+//! on them first ([`catch_up`]). On shutdown it goes on for up to [`SHUTDOWN_DRAIN`], so that
+//! what just arrived is handled, and leaves the rest stored for the next start.
 
 use std::{sync::Arc, time::Duration};
 
@@ -37,12 +38,17 @@ const KEEP_PROCESSED_MS: i64 = 7 * 24 * 3600 * 1000;
 const KEEP_MEDIA_MS: i64 = 31 * 24 * 3600 * 1000;
 /// How long to wait before trying a catch-up again that could not reach the homeserver.
 const CATCH_UP_RETRY: Duration = Duration::from_secs(2);
+/// How long a shutdown may go on processing stored transactions. Nothing is lost when it
+/// stops before the end (they stay stored), and a long backlog must not hold up a restart.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 /// How often old transactions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Runs until `shutdown` turns true and nothing stored is left to process.
+/// Runs until `shutdown` turns true and nothing stored is left to process, or
+/// [`SHUTDOWN_DRAIN`] has passed since.
 pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     let mut last_prune: Option<std::time::Instant> = None;
+    let mut stopping_since: Option<std::time::Instant> = None;
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
@@ -66,6 +72,15 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
             }
         }
         let shutting_down = *shutdown.borrow();
+        if shutting_down {
+            let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= SHUTDOWN_DRAIN {
+                tracing::info!(
+                    "stopping with transactions still stored; the next start takes them up"
+                );
+                return;
+            }
+        }
         let drained = match process_pending(&bridge, shutting_down).await {
             Ok(drained) => drained,
             Err(error) => {
