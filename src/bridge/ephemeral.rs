@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use interop_proto::Capability;
 use ruma::{
     api::appservice::event::push_events::v1::EphemeralData, events::receipt::ReceiptType,
@@ -13,6 +15,39 @@ use ruma::{
 };
 
 use super::{Bridge, portal};
+
+/// How many transactions' typing and receipts may wait for the lane before the transaction
+/// worker waits too.
+const LANE_DEPTH: usize = 64;
+
+/// The lane typing and receipts take: the transaction worker hands each transaction's over in
+/// arrival order and goes on, and a task of their own sends them, a transaction's together.
+/// Waiting for the gatekeeper's answers (a transaction can carry a receipt for every portal)
+/// then holds up neither the next transaction nor its messages, and a typing stop never
+/// overtakes the start before it.
+pub struct Lane {
+    queue: mpsc::Sender<Vec<Raw<EphemeralData>>>,
+}
+
+impl Lane {
+    /// Starts the lane's task; it ends once the lane is dropped and what it holds is sent.
+    pub fn start(bridge: Arc<Bridge>) -> Lane {
+        let (queue, mut next) = mpsc::channel::<Vec<Raw<EphemeralData>>>(LANE_DEPTH);
+        tokio::spawn(async move {
+            while let Some(events) = next.recv().await {
+                futures_util::future::join_all(events.iter().map(|raw| handle(&bridge, raw))).await;
+            }
+        });
+        Lane { queue }
+    }
+
+    /// Hands over a transaction's typing and receipts.
+    pub async fn push(&self, events: Vec<Raw<EphemeralData>>) {
+        if !events.is_empty() && self.queue.send(events).await.is_err() {
+            tracing::warn!("the typing and receipt lane has stopped; these are dropped");
+        }
+    }
+}
 
 /// Handles one ephemeral event of a transaction.
 pub async fn handle(bridge: &Arc<Bridge>, raw: &Raw<EphemeralData>) {

@@ -49,6 +49,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     let mut last_prune: Option<std::time::Instant> = None;
     let mut stopping_since: Option<std::time::Instant> = None;
+    let lane = ephemeral::Lane::start(bridge.clone());
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
@@ -81,7 +82,7 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
                 return;
             }
         }
-        let drained = match process_pending(&bridge, shutting_down).await {
+        let drained = match process_pending(&bridge, &lane, shutting_down).await {
             Ok(drained) => drained,
             Err(error) => {
                 tracing::error!(%error, "cannot read stored transactions; retrying");
@@ -104,6 +105,7 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
 /// Processes one batch; returns true when nothing was pending.
 async fn process_pending(
     bridge: &Arc<Bridge>,
+    lane: &ephemeral::Lane,
     shutting_down: bool,
 ) -> Result<bool, crate::store::StoreError> {
     // Not on the way out: the next start catches up anyway.
@@ -112,7 +114,7 @@ async fn process_pending(
         // than those: they go first, then the catch-up, then the rest.
         let older = bridge.store.pending_transactions_before(BATCH, due.since_ms).await?;
         if !older.is_empty() {
-            process_batch(bridge, older).await?;
+            process_batch(bridge, lane, older).await?;
             return Ok(false);
         }
         match catch_up::run(bridge, due.since_ms).await {
@@ -129,12 +131,13 @@ async fn process_pending(
     if pending.is_empty() {
         return Ok(true);
     }
-    process_batch(bridge, pending).await?;
+    process_batch(bridge, lane, pending).await?;
     Ok(false)
 }
 
 async fn process_batch(
     bridge: &Arc<Bridge>,
+    lane: &ephemeral::Lane,
     pending: Vec<StoredTransaction>,
 ) -> Result<(), StoreError> {
     // Marked processed together, in one write: should the bridge stop before it, the batch
@@ -142,7 +145,7 @@ async fn process_batch(
     let mut processed = Vec::with_capacity(pending.len());
     for transaction in pending {
         // A store failure leaves the transaction unprocessed, to be tried again in full.
-        if let Err(error) = process_transaction(bridge, &transaction).await {
+        if let Err(error) = process_transaction(bridge, lane, &transaction).await {
             bridge.store.mark_transactions_processed(&processed).await?;
             return Err(error);
         }
@@ -153,6 +156,7 @@ async fn process_batch(
 
 async fn process_transaction(
     bridge: &Arc<Bridge>,
+    lane: &ephemeral::Lane,
     transaction: &StoredTransaction,
 ) -> Result<(), StoreError> {
     let body = match TransactionBody::parse(&transaction.body) {
@@ -182,12 +186,7 @@ async fn process_transaction(
         bot::handle_event(bridge, &event).await;
         queue_portal_event(bridge, raw, &event).await?;
     }
-    // Together: each waits for the gatekeeper's answer, and a transaction can carry a receipt
-    // for every portal. They are best-effort and independent, so one round trip covers them all.
-    futures_util::future::join_all(
-        body.ephemeral().iter().map(|raw| ephemeral::handle(bridge, raw)),
-    )
-    .await;
+    lane.push(body.ephemeral().to_vec()).await;
     Ok(())
 }
 
