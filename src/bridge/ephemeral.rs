@@ -1,8 +1,10 @@
 //! Typing and read receipts from Matrix, passed straight to the gatekeeper.
 //!
-//! They are not queued: a typing notice or receipt that cannot go now is worthless later, and
-//! the next one supersedes it. Only the portal owner's own typing and receipts are bridged,
-//! only when they change, and only as far as the gatekeeper's capabilities allow.
+//! They are not stored in a portal's queue: a typing notice or receipt that cannot go now is
+//! worth little later, and the next one supersedes it. They go through a [`Lane`] of their own,
+//! in order, so that messages never wait for them; under load they trail the messages, and a
+//! crash loses those still in the lane. Only the portal owner's own typing and receipts are
+//! bridged, only when they change, and only as far as the gatekeeper's capabilities allow.
 
 use std::sync::Arc;
 
