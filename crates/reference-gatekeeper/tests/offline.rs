@@ -3,12 +3,30 @@
 
 mod support;
 
+use std::time::Duration;
+
 use interop_proto::content::Content;
-use reference_gatekeeper::client::{Event, Session};
+use reference_gatekeeper::client::{ClientError, Event, Session};
 use support::{collect, drain, native, text_of};
 
 fn texts(events: &[Event]) -> Vec<String> {
     events.iter().filter_map(text_of).map(str::to_owned).collect()
+}
+
+/// Sends each text in order, waiting as long as the gatekeeper asks whenever it answers 429:
+/// 50 messages in a row go past the default limit (20/s, bursts of 40) when it keeps up.
+async fn send_all(session: &mut Session, to: &str, texts: &[String]) {
+    for text in texts {
+        loop {
+            match session.send_content(to, Content::text(text.clone())).await {
+                Ok(_) => break,
+                Err(ClientError::Refused(e)) if e.code == 429 => {
+                    tokio::time::sleep(Duration::from_millis(e.retry_after_ms.max(1))).await;
+                }
+                Err(e) => panic!("sending {text:?}: {e}"),
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,9 +41,7 @@ async fn offline_messages_arrive_in_order_exactly_once_across_a_restart() {
     // Ben is offline; Anna sends 30 messages.
     let mut anna = Session::connect_home(&anna_home).await.unwrap();
     let first: Vec<String> = (0..30).map(|i| format!("msg {i:02}")).collect();
-    for t in &first {
-        anna.send_content(ben_id, Content::text(t.clone())).await.unwrap();
-    }
+    send_all(&mut anna, ben_id, &first).await;
 
     let mut ben = Session::connect_home(&ben_home).await.unwrap();
     let got = collect(&mut ben, 30, 20, |e| matches!(e, Event::Message { .. })).await;
@@ -36,9 +52,7 @@ async fn offline_messages_arrive_in_order_exactly_once_across_a_restart() {
 
     // Ben offline again; more messages; then the gatekeeper restarts.
     let second: Vec<String> = (0..20).map(|i| format!("after {i:02}")).collect();
-    for t in &second {
-        anna.send_content(ben_id, Content::text(t.clone())).await.unwrap();
-    }
+    send_all(&mut anna, ben_id, &second).await;
     drop(anna);
     gk.shutdown().await;
     let gk = support::gatekeeper(&data, vec![]).await;
