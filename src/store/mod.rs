@@ -83,10 +83,9 @@ macro_rules! on_db {
     ($store:expr, |$db:ident| $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite(sqlite) => {
-                let mut guard = sqlite.lock().await;
-                let connection = guard.as_mut().ok_or($crate::store::StoreError::Closed)?;
+                let mut connection = sqlite.connection().await?;
                 #[allow(unused_mut)]
-                let mut $db = $crate::store::db::Db::Sqlite(connection);
+                let mut $db = $crate::store::db::Db::Sqlite(&mut connection);
                 $body
             }
             $crate::store::Store::Postgres(pool) => {
@@ -106,15 +105,14 @@ macro_rules! in_transaction {
     ($store:expr, |$db:ident| $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite(sqlite) => {
-                let mut guard = sqlite.lock().await;
-                let connection = guard.as_mut().ok_or($crate::store::StoreError::Closed)?;
-                $crate::store::SqliteStore::begin(connection)?;
+                let mut connection = sqlite.connection().await?;
+                $crate::store::SqliteStore::begin(&mut connection)?;
                 let result = async {
-                    let mut $db = $crate::store::db::Db::Sqlite(&mut *connection);
+                    let mut $db = $crate::store::db::Db::Sqlite(&mut connection);
                     Ok::<_, $crate::store::StoreError>($body)
                 }
                 .await;
-                $crate::store::SqliteStore::end(connection, result.is_ok())?;
+                $crate::store::SqliteStore::end(&mut connection, result.is_ok())?;
                 result?
             }
             $crate::store::Store::Postgres(pool) => {
@@ -134,6 +132,14 @@ pub(crate) use in_transaction;
 impl SqliteStore {
     async fn lock(&self) -> tokio::sync::MutexGuard<'_, Option<rusqlite::Connection>> {
         self.connection.lock().await
+    }
+
+    /// The open connection, once it is this caller's turn; an error once the store is closed.
+    async fn connection(
+        &self,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, rusqlite::Connection>, StoreError> {
+        tokio::sync::MutexGuard::try_map(self.lock().await, Option::as_mut)
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Opens a transaction (after rolling back one a failed end left open).
@@ -191,10 +197,7 @@ impl Store {
         match self {
             Store::Sqlite(sqlite) => {
                 // Nothing else runs on the database meanwhile.
-                let guard = sqlite.lock().await;
-                if guard.is_none() {
-                    return Err(StoreError::Closed);
-                }
+                let _turn = sqlite.connection().await?;
                 let mut connection = sqlite.options.connect().await?;
                 migrations::sqlite().await?.run(&mut connection).await?;
                 connection.close().await?;
