@@ -148,11 +148,11 @@ fn keys_are_redacted() {
     assert!(!format!("{kp:?}").contains(&crate::hex(kp.private())));
 }
 
-#[tokio::test]
-async fn a_channel_with_a_full_inbox_still_closes_at_once() {
+/// A client whose inbox (2) is full: the server sent it 8 stanzas it has not read. The server
+/// task then returns the next thing it receives.
+async fn flooded_client() -> (Channel, tokio::task::JoinHandle<Result<Stanza, TransportError>>) {
     let (l, url) = listener().await;
-    let server_kp = NoiseKeypair::generate();
-    let scfg = ServerConfig::new(server_kp.clone());
+    let scfg = ServerConfig::new(NoiseKeypair::generate());
     let server = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
         let pending = accept(tcp, &scfg).await.unwrap();
@@ -161,46 +161,37 @@ async fn a_channel_with_a_full_inbox_still_closes_at_once() {
         for i in 0..8 {
             ch.send(&text(&format!("m{i}"))).await.unwrap();
         }
-        match ch.recv().await {
-            Err(TransportError::Closed { code, .. }) => code,
-            other => panic!("{other:?}"),
-        }
+        ch.recv().await
     });
     let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("jwt"));
     cfg.channel.inbox = 2;
     let (ch, _) = connect(&url, &cfg).await.unwrap();
     // Let the stanzas arrive and fill the inbox, unread.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    (ch, server)
+}
+
+#[tokio::test]
+async fn a_channel_with_a_full_inbox_still_closes_at_once() {
+    let (ch, server) = flooded_client().await;
     tokio::time::timeout(Duration::from_secs(5), ch.close(CloseCode::Normal, "bye"))
         .await
         .expect("close must not wait for the inbox to be read");
-    assert_eq!(server.await.unwrap(), CloseCode::Normal);
+    match server.await.unwrap() {
+        Err(TransportError::Closed { code, .. }) => assert_eq!(code, CloseCode::Normal),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn sends_go_out_while_the_inbox_is_full_and_nothing_received_is_lost() {
-    let (l, url) = listener().await;
-    let server_kp = NoiseKeypair::generate();
-    let scfg = ServerConfig::new(server_kp.clone());
-    let server = tokio::spawn(async move {
-        let (tcp, _) = l.accept().await.unwrap();
-        let pending = accept(tcp, &scfg).await.unwrap();
-        let mut ch = pending.accept(ServerHello::default()).await.unwrap();
-        for i in 0..8 {
-            ch.send(&text(&format!("m{i}"))).await.unwrap();
-        }
-        // The client's send must arrive although it has not read what came first.
-        ch.recv().await.unwrap()
-    });
-    let mut cfg = ClientConfig::new(NoiseKeypair::generate(), hello("jwt"));
-    cfg.channel.inbox = 2;
-    let (mut ch, _) = connect(&url, &cfg).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut ch, server) = flooded_client().await;
     tokio::time::timeout(Duration::from_secs(5), ch.send(&text("reply")))
         .await
         .expect("a send must not wait for the inbox to be read")
         .unwrap();
-    assert_eq!(server.await.unwrap(), text("reply"));
+    // The client's send arrived although it had not read what came first.
+    assert_eq!(server.await.unwrap().unwrap(), text("reply"));
     for i in 0..8 {
         assert_eq!(ch.recv().await.unwrap(), text(&format!("m{i}")));
     }
