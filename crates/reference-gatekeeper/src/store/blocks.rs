@@ -1,6 +1,6 @@
 //! Each user's blocklist.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store};
 
@@ -25,12 +25,7 @@ impl Store {
         }
         let generation = self.cache.generation();
         let v: Option<i64> = self
-            .run(|db| {
-                Ok(db
-                    .prepare_cached("SELECT 1 FROM blocks WHERE user = ? AND blocked = ?")?
-                    .query_row(params![user, other], |r| r.get(0))
-                    .optional()?)
-            })
+            .first("SELECT 1 FROM blocks WHERE user = ? AND blocked = ?", (user, other))
             .await?;
         let mut blocks = self.cache.blocks();
         if self.cache.generation() == generation {

@@ -1,6 +1,6 @@
 //! Index of native users' encrypted media blobs; the bytes are files.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store};
 
@@ -18,13 +18,8 @@ impl Store {
     }
 
     pub async fn media_exists(&self, reference: &str) -> Result<bool> {
-        self.run(|db| {
-            let v: Option<i64> = db
-                .prepare_cached("SELECT 1 FROM media WHERE reference = ?")?
-                .query_row(params![reference], |r| r.get(0))
-                .optional()?;
-            Ok(v.is_some())
-        })
-        .await
+        let v: Option<i64> =
+            self.first("SELECT 1 FROM media WHERE reference = ?", (reference,)).await?;
+        Ok(v.is_some())
     }
 }

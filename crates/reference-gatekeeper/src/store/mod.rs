@@ -23,6 +23,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use rusqlite::OptionalExtension;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
@@ -128,6 +129,15 @@ impl Store {
     ) -> Result<T> {
         let mut guard = self.db.lock().await;
         f(guard.as_mut().ok_or(StoreError::Closed)?)
+    }
+
+    /// The first column of the first row a query returns, if it returns one.
+    pub(crate) async fn first<T: rusqlite::types::FromSql>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params + Send,
+    ) -> Result<Option<T>> {
+        self.run(|db| Ok(db.prepare_cached(sql)?.query_row(params, |r| r.get(0)).optional()?)).await
     }
 
     /// The first column of every row a query returns, as text (a list of ids).

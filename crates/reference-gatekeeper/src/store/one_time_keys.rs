@@ -1,6 +1,6 @@
 //! The one-time prekeys each user uploaded; each is handed out once.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store};
 
@@ -23,16 +23,12 @@ impl Store {
 
     /// Removes and returns the oldest one-time key, if any is left.
     pub async fn take_one_time_key(&self, user: &str) -> Result<Option<Vec<u8>>> {
-        self.run(|db| {
-            Ok(db
-                .prepare_cached(
-                    "DELETE FROM one_time_keys WHERE seq =
-                       (SELECT seq FROM one_time_keys WHERE user = ? ORDER BY seq LIMIT 1)
-                     RETURNING key",
-                )?
-                .query_row(params![user], |r| r.get(0))
-                .optional()?)
-        })
+        self.first(
+            "DELETE FROM one_time_keys WHERE seq =
+               (SELECT seq FROM one_time_keys WHERE user = ? ORDER BY seq LIMIT 1)
+             RETURNING key",
+            (user,),
+        )
         .await
     }
 

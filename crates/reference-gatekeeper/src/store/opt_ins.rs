@@ -2,7 +2,7 @@
 
 use interop_proto::stanza::Inbox;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store};
 
@@ -28,14 +28,8 @@ impl Store {
 
     /// The inbox the user chose for this partner, `None` if not opted in.
     pub async fn opt_in(&self, user: &str, partner: &str) -> Result<Option<Inbox>> {
-        let v: Option<i32> = self
-            .run(|db| {
-                Ok(db
-                    .prepare_cached("SELECT inbox FROM opt_ins WHERE user = ? AND partner = ?")?
-                    .query_row(params![user, partner], |r| r.get(0))
-                    .optional()?)
-            })
-            .await?;
+        let sql = "SELECT inbox FROM opt_ins WHERE user = ? AND partner = ?";
+        let v: Option<i32> = self.first(sql, (user, partner)).await?;
         Ok(v.map(|i| Inbox::try_from(i).unwrap_or(Inbox::Separate)))
     }
 }

@@ -1,7 +1,7 @@
 //! Native and partner users, with their public keys.
 
 use interop_proto::stanza::{KeyBundle, SignedPrekey};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Result, Store, StoreError, key32};
 
@@ -167,14 +167,8 @@ impl Store {
     }
 
     pub async fn avatar(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        let v: Option<Option<Vec<u8>>> = self
-            .run(|db| {
-                Ok(db
-                    .prepare_cached("SELECT avatar FROM users WHERE id = ?")?
-                    .query_row(params![id], |r| r.get(0))
-                    .optional()?)
-            })
-            .await?;
+        let v: Option<Option<Vec<u8>>> =
+            self.first("SELECT avatar FROM users WHERE id = ?", (id,)).await?;
         Ok(v.flatten())
     }
 
