@@ -174,7 +174,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(startup_ms = started_at.elapsed().as_millis() as u64, "bridge is running");
 
     wait_for_signal().await;
-    tracing::info!("shutting down: no new transactions; processing what is stored for up to 5 s");
+    tracing::info!(
+        drain_s = processor::SHUTDOWN_DRAIN.as_secs(),
+        "shutting down: no new transactions; processing what is stored for a while"
+    );
     state.accepting.store(false, Ordering::Release);
     let _ = shutdown_tx.send(true);
     match server.await {

@@ -52,7 +52,7 @@ impl Lane {
 }
 
 /// Handles one ephemeral event of a transaction.
-pub async fn handle(bridge: &Arc<Bridge>, raw: &Raw<EphemeralData>) {
+async fn handle(bridge: &Arc<Bridge>, raw: &Raw<EphemeralData>) {
     let Ok(data) = raw.deserialize() else { return };
     match data {
         EphemeralData::Typing(typing) => {

@@ -40,7 +40,7 @@ const KEEP_MEDIA_MS: i64 = 31 * 24 * 3600 * 1000;
 const CATCH_UP_RETRY: Duration = Duration::from_secs(2);
 /// How long a shutdown may go on processing stored transactions. Nothing is lost when it
 /// stops before the end (they stay stored), and a long backlog must not hold up a restart.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 /// How often old transactions are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
