@@ -7,6 +7,7 @@
 //! `migrations/{sqlite,postgres}/` and are compiled into the binary.
 
 mod bridge_users;
+mod checkpoint;
 pub(crate) mod db;
 mod ghosts;
 mod logins;
@@ -20,7 +21,7 @@ mod portals;
 mod remote_seen;
 mod transactions;
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     ConnectOptions, Connection,
@@ -56,6 +57,8 @@ pub enum StoreError {
     Decode { column: usize, expected: &'static str, found: &'static str },
     #[error("a query has a placeholder with no value: {0:?}")]
     Placeholder(String),
+    #[error("cannot start the database's checkpoint thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// The open database: cheap to clone, shared by every part of the bridge.
@@ -76,6 +79,8 @@ pub struct SqliteStore {
     connection: tokio::sync::Mutex<Option<rusqlite::Connection>>,
     /// For the migrations, which `sqlx` runs on a connection of its own.
     options: SqliteConnectOptions,
+    /// Copies the write-ahead log back outside the lock; `None` for an in-memory database.
+    checkpointer: std::sync::Mutex<Option<checkpoint::Checkpointer>>,
 }
 
 /// Runs `$body` with `$db`, a [`db::Db`] on whichever database the store holds.
@@ -172,9 +177,14 @@ impl Store {
                     // An 8 MiB page cache (the default is 2 MiB): the queue's and the logins'
                     // pages stay in memory instead of being read again.
                     .pragma("cache_size", "-8192");
-                let connection = open_sqlite(options.get_filename())?;
+                let path = options.get_filename();
+                let connection = open_sqlite(path)?;
+                let in_memory = path.as_os_str().is_empty() || path == Path::new(":memory:");
+                let checkpointer =
+                    if in_memory { None } else { Some(checkpoint::Checkpointer::start(path)?) };
                 let connection = tokio::sync::Mutex::new(Some(connection));
-                Ok(Store::Sqlite(Arc::new(SqliteStore { connection, options })))
+                let checkpointer = std::sync::Mutex::new(checkpointer);
+                Ok(Store::Sqlite(Arc::new(SqliteStore { connection, options, checkpointer })))
             }
             DatabaseKind::Postgres => {
                 let options = PgConnectOptions::from_str(&config.uri)?;
@@ -229,6 +239,10 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(sqlite) => {
+                let checkpointer = sqlite.checkpointer.lock().map(|mut c| c.take());
+                if let Ok(Some(mut checkpointer)) = checkpointer {
+                    checkpointer.stop();
+                }
                 if let Some(connection) = sqlite.lock().await.take()
                     && let Err((_, error)) = connection.close()
                 {
@@ -248,6 +262,10 @@ fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreErro
     // operating system wrote, and a commit does not wait for the disk.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints run in the background (`checkpoint`); this one is the backstop.
+    connection.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+    // A log grown in a burst is cut back to this size once copied back.
+    connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // An 8 MiB page cache (the default is 2 MiB): the queue's and the logins' pages stay in
     // memory instead of being read again.
