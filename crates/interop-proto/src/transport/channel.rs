@@ -1,17 +1,22 @@
 //! [`Channel`]: an established, encrypted stanza stream.
 //!
-//! A driver task owns the WebSocket and the Noise state (both need `&mut`
-//! for every record) and talks to the `Channel` handle through queues. That
-//! keeps `send` usable from many tasks ([`ChannelSender`]) while `recv`
-//! stays with one owner, and lets the driver answer keep-alives on its own.
+//! Two tasks drive the WebSocket, one reading and one writing, and talk to
+//! the `Channel` handle through queues. That keeps `send` usable from many
+//! tasks ([`ChannelSender`]) while `recv` stays with one owner, and lets
+//! keep-alives be answered without the owner. They share the Noise state
+//! (each record needs `&mut`) behind a lock held only to seal or open one.
 
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use snow::TransportState;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, interval};
+use tokio::task::JoinHandle;
+use tokio::time::interval;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -40,8 +45,11 @@ impl Default for ChannelConfig {
     }
 }
 
+/// Told when a send was written (and flushed), or why not.
+type SendDone = oneshot::Sender<Result<(), TransportError>>;
+
 enum Cmd {
-    Send(Vec<u8>, oneshot::Sender<Result<(), TransportError>>),
+    Send(Vec<u8>, SendDone),
     Close(CloseCode, String, oneshot::Sender<()>),
 }
 
@@ -55,10 +63,25 @@ pub struct ChannelSender {
 impl ChannelSender {
     /// Sends one stanza; returns once it is written to the socket.
     pub async fn send(&self, stanza: &Stanza) -> Result<(), TransportError> {
-        let bytes = frame::encode_checked(stanza, self.max_frame)?;
-        let (tx, rx) = oneshot::channel();
-        self.cmds.send(Cmd::Send(bytes, tx)).await.map_err(|_| TransportError::ChannelClosed)?;
-        rx.await.map_err(|_| TransportError::ChannelClosed)?
+        self.send_all(std::slice::from_ref(stanza)).await
+    }
+
+    /// Sends the stanzas in order; returns once all are written to the socket, or with the
+    /// first failure. They are queued together, so they go out in as few writes as the
+    /// socket takes, instead of one write and one wait each.
+    pub async fn send_all(&self, stanzas: &[Stanza]) -> Result<(), TransportError> {
+        let mut written = Vec::with_capacity(stanzas.len());
+        for stanza in stanzas {
+            let bytes = frame::encode_checked(stanza, self.max_frame)?;
+            let (tx, rx) = oneshot::channel();
+            let queued = self.cmds.send(Cmd::Send(bytes, tx)).await;
+            queued.map_err(|_| TransportError::ChannelClosed)?;
+            written.push(rx);
+        }
+        for done in written {
+            done.await.map_err(|_| TransportError::ChannelClosed)??;
+        }
+        Ok(())
     }
 }
 
@@ -89,9 +112,19 @@ impl Channel {
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(config.inbox.max(1));
         let max_frame = config.max_frame_size;
+        let (sink, stream) = ws.split();
+        let noise = Arc::new(Mutex::new(noise));
+        let reader = Reader {
+            stream,
+            noise: noise.clone(),
+            assembler: Assembler::new(max_frame),
+            events: ev_tx.clone(),
+            max_frame,
+            idle_after: config.keepalive * 3,
+        };
+        let reader = AbortOnDrop(tokio::spawn(reader.run()));
         tokio::spawn(
-            Driver { ws, noise, assembler: Assembler::new(max_frame), events: ev_tx, config }
-                .run(cmd_rx),
+            Writer { sink, noise, events: ev_tx, keepalive: config.keepalive }.run(cmd_rx, reader),
         );
         Self { sender: ChannelSender { cmds: cmd_tx, max_frame }, inbox: ev_rx, remote_static }
     }
@@ -103,6 +136,11 @@ impl Channel {
 
     pub async fn send(&self, stanza: &Stanza) -> Result<(), TransportError> {
         self.sender.send(stanza).await
+    }
+
+    /// Sends the stanzas in order, written together (see [`ChannelSender::send_all`]).
+    pub async fn send_all(&self, stanzas: &[Stanza]) -> Result<(), TransportError> {
+        self.sender.send_all(stanzas).await
     }
 
     pub fn sender(&self) -> ChannelSender {
@@ -140,95 +178,54 @@ impl Channel {
     }
 }
 
-struct Driver<S> {
-    ws: WebSocketStream<S>,
-    noise: TransportState,
-    assembler: Assembler,
-    events: mpsc::Sender<Result<Stanza, TransportError>>,
-    config: ChannelConfig,
+/// Why the reading half stopped.
+enum ReadEnd {
+    /// The peer closed with a reason.
+    Closed(TransportError),
+    /// A frame or record we cannot read: the channel is closed as a protocol error.
+    Malformed(TransportError),
+    /// Nothing came, not even a pong, for three keep-alive periods.
+    Idle,
+    /// The connection broke or ended without a close.
+    Lost(TransportError),
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
-    /// Serves commands and reads the WebSocket until the channel ends. A stanza that finds
-    /// the inbox full waits in `waiting`, and reading pauses (back-pressure on the peer) while
-    /// commands are still served: the owner may be waiting for a send before it reads again.
-    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>) {
-        let mut ping = interval(self.config.keepalive);
-        ping.tick().await;
-        let mut last_rx = Instant::now();
-        let mut waiting: Option<Stanza> = None;
-        // A handle of its own for `reserve`, which borrows it while the other arms run.
-        let inbox = self.events.clone();
+/// Reads the WebSocket into the inbox. It runs apart from the writing half, so that a write
+/// blocked on a full socket never stops the reading: otherwise two ends that both write more
+/// than the sockets buffer wait for each other to read, and neither does. When the inbox is
+/// full it waits for room, which stops the reading (back-pressure on the peer).
+struct Reader<S> {
+    stream: SplitStream<WebSocketStream<S>>,
+    noise: Arc<Mutex<TransportState>>,
+    assembler: Assembler,
+    events: mpsc::Sender<Result<Stanza, TransportError>>,
+    max_frame: usize,
+    idle_after: Duration,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Reader<S> {
+    async fn run(mut self) -> ReadEnd {
         loop {
-            tokio::select! {
-                cmd = cmds.recv() => match cmd {
-                    Some(Cmd::Send(bytes, done)) => {
-                        let r = self.write_frame(&bytes).await;
-                        let failed = r.is_err();
-                        let _ = done.send(r);
-                        if failed {
-                            return;
-                        }
-                    }
-                    Some(Cmd::Close(code, reason, done)) => {
-                        self.close(code, &reason).await;
-                        let _ = done.send(());
-                        return;
-                    }
-                    None => return self.close(CloseCode::GoingAway, "channel dropped").await,
-                },
-                permit = inbox.reserve(), if waiting.is_some() => {
-                    // The receiver gone means the channel is being closed: drop the stanza.
-                    if let (Ok(permit), Some(stanza)) = (permit, waiting.take()) {
-                        permit.send(Ok(stanza));
-                    }
-                    last_rx = Instant::now();
+            // Counted only while reading: time spent waiting for room in the inbox is ours.
+            let Ok(msg) = tokio::time::timeout(self.idle_after, self.stream.next()).await else {
+                return ReadEnd::Idle;
+            };
+            match self.on_message(msg) {
+                // The receiver gone means the channel is being closed: the stanza is dropped,
+                // and reading goes on until the peer's close.
+                Ok(Some(stanza)) => {
+                    let _ = self.events.send(Ok(stanza)).await;
                 }
-                msg = self.ws.next(), if waiting.is_none() => {
-                    last_rx = Instant::now();
-                    match self.on_message(msg) {
-                        Ok(Some(stanza)) => {
-                            if let Err(mpsc::error::TrySendError::Full(Ok(stanza))) =
-                                self.events.try_send(Ok(stanza))
-                            {
-                                waiting = Some(stanza);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            let fatal_protocol = matches!(e, TransportError::Frame(_) | TransportError::Noise(_) | TransportError::RecordTooLarge);
-                            let closed = matches!(e, TransportError::Closed { .. });
-                            self.report(e);
-                            if fatal_protocol {
-                                self.close(CloseCode::ProtocolError, "malformed frame").await;
-                            } else if closed {
-                                let _ = self.ws.close(None).await;
-                            }
-                            return;
-                        }
-                    }
-                }
-                _ = ping.tick() => {
-                    if waiting.is_none() && last_rx.elapsed() > self.config.keepalive * 3 {
-                        self.report(TransportError::IdleTimeout);
-                        return self.close(CloseCode::IdleTimeout, "no keep-alive").await;
-                    }
-                    if self.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
-                        self.report(TransportError::ConnectionLost);
-                        return;
-                    }
-                }
+                Ok(None) => {}
+                Err(e @ TransportError::Closed { .. }) => return ReadEnd::Closed(e),
+                Err(
+                    e @ (TransportError::Frame(_)
+                    | TransportError::Noise(_)
+                    | TransportError::RecordTooLarge),
+                ) => return ReadEnd::Malformed(e),
+                Err(e) => return ReadEnd::Lost(e),
             }
         }
-    }
-
-    /// Queues the error that ends the channel behind what the inbox holds, without waiting
-    /// for room here.
-    fn report(&self, error: TransportError) {
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            let _ = events.send(Err(error)).await;
-        });
     }
 
     /// Reads one WebSocket message: the stanza it completes, if any; `Err` ends the channel.
@@ -243,10 +240,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
             Some(Ok(_)) => return Err(TransportError::Frame(FrameError::UnknownStanza)),
             Some(Err(e)) => return Err(e.into()),
         };
-        let Some(bytes) = self.assembler.open(&mut self.noise, &data)? else {
-            return Ok(None);
+        let opened = {
+            let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
+            self.assembler.open(&mut noise, &data)?
         };
-        match frame::decode(&bytes, self.config.max_frame_size) {
+        let Some(bytes) = opened else { return Ok(None) };
+        match frame::decode(&bytes, self.max_frame) {
             Ok(Stanza::Close(c)) => Err(TransportError::Closed {
                 code: CloseCode::try_from(c.code).unwrap_or(CloseCode::Unspecified),
                 reason: c.reason,
@@ -259,23 +258,166 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Driver<S> {
             Err(e) => Err(e.into()),
         }
     }
+}
 
-    async fn write_frame(&mut self, frame: &[u8]) -> Result<(), TransportError> {
-        for record in seal(&mut self.noise, frame)? {
-            self.ws.feed(Message::Binary(record.into())).await?;
+/// Aborts the reading half when the writing half ends, however it ends: its inbox handle
+/// would otherwise keep the channel looking open.
+struct AbortOnDrop(JoinHandle<ReadEnd>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves sends, closes and keep-alive pings, and ends the channel when the reading half
+/// stops. Sends that are queued together are written together and flushed once.
+struct Writer<S> {
+    sink: SplitSink<WebSocketStream<S>, Message>,
+    noise: Arc<Mutex<TransportState>>,
+    events: mpsc::Sender<Result<Stanza, TransportError>>,
+    keepalive: Duration,
+}
+
+/// Sends written before one flush, at most.
+const SENDS_PER_FLUSH: usize = 64;
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Writer<S> {
+    async fn run(mut self, mut cmds: mpsc::Receiver<Cmd>, mut reader: AbortOnDrop) {
+        let mut ping = interval(self.keepalive);
+        ping.tick().await;
+        let mut next: Option<Cmd> = None;
+        loop {
+            let cmd = match next.take() {
+                Some(cmd) => Some(cmd),
+                None => tokio::select! {
+                    cmd = cmds.recv() => cmd,
+                    end = &mut reader.0 => return self.on_read_end(end, &mut reader).await,
+                    _ = ping.tick() => {
+                        if self.sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                            self.report(TransportError::ConnectionLost);
+                            return;
+                        }
+                        continue;
+                    }
+                },
+            };
+            match cmd {
+                Some(Cmd::Send(bytes, done)) => {
+                    let mut batch = vec![(bytes, done)];
+                    while batch.len() < SENDS_PER_FLUSH {
+                        match cmds.try_recv() {
+                            Ok(Cmd::Send(bytes, done)) => batch.push((bytes, done)),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.write_batch(batch).await {
+                        return;
+                    }
+                }
+                Some(Cmd::Close(code, reason, done)) => {
+                    self.close(code, &reason, &mut reader).await;
+                    let _ = done.send(());
+                    return;
+                }
+                None => {
+                    return self.close(CloseCode::GoingAway, "channel dropped", &mut reader).await;
+                }
+            }
         }
-        self.ws.flush().await?;
+    }
+
+    /// Writes the frames, flushes once and answers each send; false when the channel broke.
+    async fn write_batch(&mut self, batch: Vec<(Vec<u8>, SendDone)>) -> bool {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut broken = None;
+        for (bytes, done) in batch {
+            if broken.is_some() {
+                results.push((done, Err(TransportError::ChannelClosed)));
+                continue;
+            }
+            match self.feed_frame(&bytes).await {
+                Ok(()) => results.push((done, Ok(()))),
+                Err(e) => {
+                    broken = Some(());
+                    results.push((done, Err(e)));
+                }
+            }
+        }
+        if broken.is_none()
+            && let Err(e) = self.sink.flush().await
+        {
+            // Nothing sent is known to have left: the first hears why, the rest that it broke.
+            broken = Some(());
+            let mut error = Some(TransportError::from(e));
+            for (_, result) in &mut results {
+                *result = Err(error.take().unwrap_or(TransportError::ConnectionLost));
+            }
+        }
+        for (done, result) in results {
+            let _ = done.send(result);
+        }
+        broken.is_none()
+    }
+
+    /// The reading half stopped: tell the owner why, and close as that calls for.
+    async fn on_read_end(
+        &mut self,
+        end: Result<ReadEnd, tokio::task::JoinError>,
+        reader: &mut AbortOnDrop,
+    ) {
+        match end {
+            Ok(ReadEnd::Closed(e)) => {
+                self.report(e);
+                let _ = self.sink.close().await;
+            }
+            Ok(ReadEnd::Malformed(e)) => {
+                self.report(e);
+                self.close(CloseCode::ProtocolError, "malformed frame", reader).await;
+            }
+            Ok(ReadEnd::Idle) => {
+                self.report(TransportError::IdleTimeout);
+                self.close(CloseCode::IdleTimeout, "no keep-alive", reader).await;
+            }
+            Ok(ReadEnd::Lost(e)) => self.report(e),
+            Err(_) => self.report(TransportError::ConnectionLost),
+        }
+    }
+
+    /// Queues the error that ends the channel behind what the inbox holds, without waiting
+    /// for room here.
+    fn report(&self, error: TransportError) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(Err(error)).await;
+        });
+    }
+
+    async fn feed_frame(&mut self, frame: &[u8]) -> Result<(), TransportError> {
+        let records = {
+            let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
+            seal(&mut noise, frame)?
+        };
+        for record in records {
+            self.sink.feed(Message::Binary(record.into())).await?;
+        }
         Ok(())
     }
 
-    async fn close(&mut self, code: CloseCode, reason: &str) {
+    /// Sends our close, closes the WebSocket and waits (briefly) for the peer's close, which
+    /// ends the reading half.
+    async fn close(&mut self, code: CloseCode, reason: &str, reader: &mut AbortOnDrop) {
         let close = Stanza::Close(Close { code: code as i32, reason: reason.to_owned() });
-        let _ = self.write_frame(&frame::encode(&close)).await;
-        let _ = self.ws.close(None).await;
-        // Drain until the peer's close arrives, bounded.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(Ok(_)) = self.ws.next().await {}
-        })
-        .await;
+        if self.feed_frame(&frame::encode(&close)).await.is_ok() {
+            let _ = self.sink.flush().await;
+        }
+        let _ = self.sink.close().await;
+        if !reader.0.is_finished() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut reader.0).await;
+        }
     }
 }

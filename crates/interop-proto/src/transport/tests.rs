@@ -65,7 +65,7 @@ async fn handshake_exchange_and_close() {
     assert_eq!(sh.user, "1-1@interop");
     assert_eq!(sh.keepalive_secs, 20);
     assert_eq!(ch.remote_static(), server_kp.public());
-    ch.send(&text("m1")).await.unwrap();
+    ch.send_all(&[text("m1")]).await.unwrap();
     // a frame needing several Noise records
     let big = Stanza::Message(MessageStanza {
         id: "big".into(),
@@ -195,4 +195,74 @@ async fn sends_go_out_while_the_inbox_is_full_and_nothing_received_is_lost() {
     for i in 0..8 {
         assert_eq!(ch.recv().await.unwrap(), text(&format!("m{i}")));
     }
+}
+
+/// Sends `count` stanzas (one by one, then in batches) from a task of its own while reading
+/// as many; returns what was read, in order.
+async fn send_and_read_at_once(ch: &mut Channel, count: usize) -> Vec<String> {
+    let sender = ch.sender();
+    let stanza = |i: usize| {
+        Stanza::Message(MessageStanza {
+            id: format!("m{i}"),
+            enc: vec![Enc { ciphertext: vec![7; 4_000], ..Default::default() }],
+            ..Default::default()
+        })
+    };
+    let sending = tokio::spawn(async move {
+        // One at a time, then in batches, which must keep their order too.
+        let half = count / 2;
+        for i in 0..half {
+            sender.send(&stanza(i)).await.unwrap();
+        }
+        let rest: Vec<Stanza> = (half..count).map(stanza).collect();
+        for batch in rest.chunks(10) {
+            sender.send_all(batch).await.unwrap();
+        }
+    });
+    let mut read = Vec::with_capacity(count);
+    for _ in 0..count {
+        match ch.recv().await.unwrap() {
+            Stanza::Message(m) => read.push(m.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    sending.await.unwrap();
+    read
+}
+
+/// A TCP socket whose kernel buffers hold only a few KiB, so that a few stanzas fill them.
+fn small_buffered_socket() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+}
+
+/// Both ends send more than the sockets buffer while both read: a channel blocked writing
+/// must go on reading, or each end waits for the other to read and neither does.
+#[tokio::test]
+async fn both_ends_flooding_each_other_do_not_deadlock() {
+    // Far more than the two sockets' buffers hold, and less than an inbox.
+    const COUNT: usize = 500;
+    let listening = small_buffered_socket();
+    listening.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let l = listening.listen(8).unwrap();
+    let addr = l.local_addr().unwrap();
+    let scfg = ServerConfig::new(NoiseKeypair::generate());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let pending = accept(tcp, &scfg).await.unwrap();
+        let mut ch = pending.accept(ServerHello::default()).await.unwrap();
+        send_and_read_at_once(&mut ch, COUNT).await
+    });
+    let tcp = small_buffered_socket().connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}"), tcp).await.unwrap();
+    let cfg = ClientConfig::new(NoiseKeypair::generate(), hello("jwt"));
+    let (mut ch, _) = client_handshake(ws, &cfg).await.unwrap();
+    let expected: Vec<String> = (0..COUNT).map(|i| format!("m{i}")).collect();
+    let both = async { (send_and_read_at_once(&mut ch, COUNT).await, server.await.unwrap()) };
+    let (client_read, server_read) =
+        tokio::time::timeout(Duration::from_secs(20), both).await.expect("the two ends deadlocked");
+    assert_eq!(client_read, expected);
+    assert_eq!(server_read, expected);
 }
