@@ -329,6 +329,17 @@ async fn portal_work_is_claimed_in_order_counted_and_finished_in_batches() {
         store.finish_portal_work_items(&[]).await.unwrap();
         let left = store.claim_portal_work(alice, chat, 10).await.unwrap();
         assert_eq!(left.iter().map(|w| w.dedupe_key.as_str()).collect::<Vec<_>>(), ["k3"]);
+        // Finishing the last batch and claiming the next go together.
+        store.enqueue_portal_work(alice, chat, "k5", "k5").await.unwrap();
+        let next =
+            store.finish_and_claim_portal_work(&[left[0].seq], alice, chat, 10).await.unwrap();
+        let keys: Vec<_> = next.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
+        assert_eq!(keys, [("k5", 0)], "{name}: k3 is done, k5 is claimed");
+        assert_eq!(
+            store.next_portal_work(alice, chat).await.unwrap().map(|w| w.dedupe_key),
+            Some("k5".to_owned()),
+            "{name}: claimed is not done"
+        );
         assert_eq!(
             store.next_portal_work(alice, "other@native").await.unwrap().map(|w| w.dedupe_key),
             Some("k4".to_owned()),

@@ -20,12 +20,12 @@ use ruma::{
 };
 
 use super::{
-    Bridge, BridgeError, bot, catch_up, ephemeral, portal, transaction::TransactionBody,
+    Bridge, BridgeError, bot, catch_up, ephemeral, portal, queue, transaction::TransactionBody,
     work::PortalWork,
 };
 use crate::{
     config::PermissionLevel,
-    store::{StoreError, StoredTransaction},
+    store::{NewPortalWork, StoreError, StoredTransaction},
 };
 
 /// How many stored transactions are read per round.
@@ -140,24 +140,30 @@ async fn process_batch(
     lane: &ephemeral::Lane,
     pending: Vec<StoredTransaction>,
 ) -> Result<(), StoreError> {
-    // Marked processed together, in one write: should the bridge stop before it, the batch
-    // is processed again, which finds every event queued and every command answered.
+    // The batch's portal work is queued, and the batch marked processed, in one write: should
+    // the bridge stop before it, the batch is processed again, which finds every command
+    // answered.
     let mut processed = Vec::with_capacity(pending.len());
+    let mut work = Vec::new();
     for transaction in pending {
         // A store failure leaves the transaction unprocessed, to be tried again in full.
-        if let Err(error) = process_transaction(bridge, lane, &transaction).await {
-            bridge.store.mark_transactions_processed(&processed).await?;
+        let mut queued = Vec::new();
+        if let Err(error) = process_transaction(bridge, lane, &transaction, &mut queued).await {
+            queue::store_and_wake(bridge, &work, &processed).await?;
             return Err(error);
         }
+        work.append(&mut queued);
         processed.push(transaction.seq);
     }
-    bridge.store.mark_transactions_processed(&processed).await
+    queue::store_and_wake(bridge, &work, &processed).await
 }
 
+/// Handles a transaction's events: bot commands at once, portal events into `work`.
 async fn process_transaction(
     bridge: &Arc<Bridge>,
     lane: &ephemeral::Lane,
     transaction: &StoredTransaction,
+    work: &mut Vec<NewPortalWork>,
 ) -> Result<(), StoreError> {
     let body = match TransactionBody::parse(&transaction.body) {
         Ok(body) => body,
@@ -184,33 +190,49 @@ async fn process_transaction(
             }
         };
         bot::handle_event(bridge, &event).await;
-        queue_portal_event(bridge, raw, &event).await?;
+        work.extend(portal_work_for(bridge, raw, &event).await?);
     }
     lane.push(body.ephemeral().to_vec()).await;
     Ok(())
 }
 
-/// Puts a portal event into the portal's queue, where it is bridged in order: the owner's
-/// events, and with relay mode on, messages of other users allowed to relay. Anyone else is
-/// told once why their message stays on Matrix. Returns whether the event was newly queued
-/// (an event queued before, by its transaction or by a catch-up, is not queued again).
-///
-/// Every way an event enters a portal queue goes through here, so the checks cannot be missed.
+/// Puts a portal event into the portal's queue at once (see [`portal_work_for`]). Returns
+/// whether the event was newly queued (an event queued before, by its transaction or by a
+/// catch-up, is not queued again).
 pub(super) async fn queue_portal_event(
     bridge: &Arc<Bridge>,
     raw: &Raw<AnyTimelineEvent>,
     event: &AnyTimelineEvent,
 ) -> Result<bool, StoreError> {
+    let Some(work) = portal_work_for(bridge, raw, event).await? else { return Ok(false) };
+    let queued = bridge
+        .store
+        .enqueue_portal_work(&work.owner, &work.remote_chat, &work.dedupe_key, &work.payload)
+        .await?;
+    bridge.queues.wake(bridge, &work.owner, &work.remote_chat);
+    Ok(queued)
+}
+
+/// The portal work an event is, if any: the owner's events, and with relay mode on, messages
+/// of other users allowed to relay, are bridged in order through the portal's queue. Anyone
+/// else is told once why their message stays on Matrix.
+///
+/// Every way an event enters a portal queue goes through here, so the checks cannot be missed.
+async fn portal_work_for(
+    bridge: &Arc<Bridge>,
+    raw: &Raw<AnyTimelineEvent>,
+    event: &AnyTimelineEvent,
+) -> Result<Option<NewPortalWork>, StoreError> {
     if bridge.is_own_user(event.sender()) {
-        return Ok(false);
+        return Ok(None);
     }
     let portal = match portal::by_room(bridge, event.room_id()).await {
         Ok(Some(portal)) => portal,
-        Ok(None) => return Ok(false),
+        Ok(None) => return Ok(None),
         Err(BridgeError::Store(error)) => return Err(error),
         Err(error) => {
             tracing::error!(%error, "a portal's stored data is damaged; the event is not bridged");
-            return Ok(false);
+            return Ok(None);
         }
     };
     let bridged = matches!(
@@ -220,14 +242,14 @@ pub(super) async fn queue_portal_event(
             | TimelineEventType::RoomRedaction
     );
     if !bridged {
-        return Ok(false);
+        return Ok(None);
     }
     if let AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
         MessageLikeEvent::Original(message),
     )) = event
         && bot::is_prefixed_command(bridge, message.content.body())
     {
-        return Ok(false);
+        return Ok(None);
     }
     if portal.owner != event.sender() {
         let relayed = portal.relay
@@ -237,24 +259,20 @@ pub(super) async fn queue_portal_event(
             if event.event_type() == TimelineEventType::RoomMessage {
                 not_bridged_hint(bridge, &portal, event.sender()).await;
             }
-            return Ok(false);
+            return Ok(None);
         }
     }
     let work = PortalWork::Matrix { event: raw.clone() };
-    let key = format!("m|{}", event.event_id());
-    let owner = portal.owner.as_str();
     match serde_json::to_string(&work) {
-        Ok(payload) => {
-            let queued = bridge
-                .store
-                .enqueue_portal_work(owner, &portal.remote_chat, &key, &payload)
-                .await?;
-            bridge.queues.wake(bridge, owner, &portal.remote_chat);
-            Ok(queued)
-        }
+        Ok(payload) => Ok(Some(NewPortalWork {
+            owner: portal.owner.to_string(),
+            remote_chat: portal.remote_chat.clone(),
+            dedupe_key: format!("m|{}", event.event_id()),
+            payload,
+        })),
         Err(error) => {
             tracing::error!(%error, "cannot serialise a portal event; not bridged");
-            Ok(false)
+            Ok(None)
         }
     }
 }

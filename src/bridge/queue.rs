@@ -10,7 +10,7 @@
 //! it. Workers exit when idle and are started again by the next wake.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, Weak},
     time::Duration,
 };
@@ -18,9 +18,10 @@ use std::{
 use tokio::sync::Notify;
 
 use super::Bridge;
+use crate::store::{NewPortalWork, StoreError};
 
-/// How many items a worker takes from its queue at once (one write to take them, one to mark
-/// them done).
+/// How many items a worker takes from its queue at once (one write marks the last batch done
+/// and takes the next).
 const CLAIM: i64 = 32;
 // A replay looks for its event among the sender's latest few: every item of a batch that may
 // have been sent before must be among them.
@@ -86,17 +87,49 @@ impl PortalQueues {
     }
 }
 
+/// Stores portal work, in order, and marks the homeserver transactions it came from processed,
+/// in one write ([`crate::store::Store::queue_portal_work`]); then wakes the workers of the
+/// portals that got work.
+pub async fn store_and_wake(
+    bridge: &Arc<Bridge>,
+    work: &[NewPortalWork],
+    processed_transactions: &[i64],
+) -> Result<(), StoreError> {
+    if work.is_empty() && processed_transactions.is_empty() {
+        return Ok(());
+    }
+    bridge.store.queue_portal_work(work, processed_transactions).await?;
+    let mut woken = HashSet::new();
+    for item in work {
+        if woken.insert((&item.owner, &item.remote_chat)) {
+            bridge.queues.wake(bridge, &item.owner, &item.remote_chat);
+        }
+    }
+    Ok(())
+}
+
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {
     let (owner, chat) = (&key.0, &key.1);
     let mut delay = RETRY_FIRST;
+    // Items that took effect, marked done with the next claim (one write for both).
+    let mut done: Vec<i64> = Vec::with_capacity(CLAIM as usize);
     loop {
         let Some(bridge) = bridge_weak.upgrade() else { return };
         // Counted as attempted before they run: should the bridge die while applying them,
         // the next run knows the items are replays and that their sends may have happened.
-        let claimed = match bridge.store.claim_portal_work(owner, chat, CLAIM).await {
-            Ok(claimed) => claimed,
+        let claimed = match bridge
+            .store
+            .finish_and_claim_portal_work(&done, owner, chat, CLAIM)
+            .await
+        {
+            Ok(claimed) => {
+                done.clear();
+                claimed
+            }
             Err(error) => {
-                tracing::error!(%error, %owner, %chat, "cannot read the portal queue; retrying");
+                // Should the bridge stop now, the finished items run again as replays,
+                // which find what they sent.
+                tracing::error!(%error, %owner, %chat, "cannot update the portal queue; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(RETRY_MAX);
                 continue;
@@ -116,7 +149,6 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             }
             return;
         }
-        let mut done = Vec::with_capacity(claimed.len());
         let mut waits = None;
         for work in &claimed {
             match super::dispatch::apply(&bridge, work).await {
@@ -128,16 +160,15 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
                 }
             }
         }
-        // One write for the batch. Should it fail, the items run again as replays, which
-        // find what they sent.
-        if let Err(error) = bridge.store.finish_portal_work_items(&done).await {
-            tracing::error!(%error, items = done.len(), "cannot mark portal work done; it will run again");
-            tokio::time::sleep(delay).await;
-        }
         let Some((seq, reason)) = waits else {
             delay = RETRY_FIRST;
             continue;
         };
+        // Marked now rather than with the next claim, which is a retry's wait away.
+        match bridge.store.finish_portal_work_items(&done).await {
+            Ok(()) => done.clear(),
+            Err(error) => tracing::warn!(%error, "cannot mark portal work done yet"),
+        }
         let wait = jittered(delay);
         tracing::info!(%owner, %chat, seq, %reason, retry_in_ms = wait.as_millis() as u64, "portal work waits");
         let connected = bridge.logins.connected.notified();

@@ -14,8 +14,9 @@ use ruma::{
     events::room::message::RoomMessageEventContent,
 };
 
-use super::{Bridge, portal, work::PortalWork};
+use super::{Bridge, portal, queue, work::PortalWork};
 use crate::gatekeeper::{ConnectionState, HandlerError, RemoteEvent, RemoteEventHandler};
+use crate::store::NewPortalWork;
 
 /// How long a typing notice lasts if no "stopped" follows.
 const TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -28,41 +29,62 @@ pub struct BridgeEvents {
     pub bridge: Weak<Bridge>,
 }
 
+impl BridgeEvents {
+    fn bridge(&self) -> Result<Arc<Bridge>, HandlerError> {
+        self.bridge.upgrade().ok_or_else(|| HandlerError("the bridge is shutting down".into()))
+    }
+}
+
 #[async_trait]
 impl RemoteEventHandler for BridgeEvents {
     async fn handle(&self, owner: &str, event: RemoteEvent) -> Result<(), HandlerError> {
-        let bridge = self
-            .bridge
-            .upgrade()
-            .ok_or_else(|| HandlerError("the bridge is shutting down".into()))?;
-        if let Some((chat, dedupe_key, work)) = PortalWork::from_remote(owner, &event) {
-            let payload = serde_json::to_string(&work).map_err(|e| HandlerError(e.to_string()))?;
-            bridge
-                .store
-                .enqueue_portal_work(owner, &chat, &dedupe_key, &payload)
-                .await
-                .map_err(|e| HandlerError(e.to_string()))?;
-            bridge.queues.wake(&bridge, owner, &chat);
-            return Ok(());
-        }
-        match event {
-            RemoteEvent::Typing { from, typing } => match TYPING_IN_FLIGHT.try_acquire() {
-                Ok(permit) => {
+        self.handle_all(owner, vec![event]).await
+    }
+
+    async fn handle_all(&self, owner: &str, events: Vec<RemoteEvent>) -> Result<(), HandlerError> {
+        let bridge = self.bridge()?;
+        let mut work = Vec::with_capacity(events.len());
+        let mut live = Vec::new();
+        for event in events {
+            match PortalWork::from_remote(owner, &event) {
+                Some((remote_chat, dedupe_key, item)) => {
+                    let payload =
+                        serde_json::to_string(&item).map_err(|e| HandlerError(e.to_string()))?;
                     let owner = owner.to_owned();
-                    tokio::spawn(async move {
-                        show_typing(bridge, owner, from, typing).await;
-                        drop(permit);
-                    });
+                    work.push(NewPortalWork { owner, remote_chat, dedupe_key, payload });
                 }
-                Err(_) => tracing::debug!("too many typing notices in flight; one dropped"),
-            },
-            RemoteEvent::Connection(state) => on_connection(&bridge, owner, state).await,
-            RemoteEvent::CapabilitiesChanged(caps) => {
-                tracing::info!(%owner, capabilities = ?caps, "the gatekeeper's capabilities changed");
+                None => live.push(event),
             }
-            _ => {}
+        }
+        // The portal work in one write; the rest is not stored, only shown.
+        queue::store_and_wake(&bridge, &work, &[])
+            .await
+            .map_err(|e| HandlerError(e.to_string()))?;
+        for event in live {
+            show(bridge.clone(), owner, event).await;
         }
         Ok(())
+    }
+}
+
+/// Shows an event that is not stored: typing, connection changes, capabilities.
+async fn show(bridge: Arc<Bridge>, owner: &str, event: RemoteEvent) {
+    match event {
+        RemoteEvent::Typing { from, typing } => match TYPING_IN_FLIGHT.try_acquire() {
+            Ok(permit) => {
+                let owner = owner.to_owned();
+                tokio::spawn(async move {
+                    show_typing(bridge, owner, from, typing).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => tracing::debug!("too many typing notices in flight; one dropped"),
+        },
+        RemoteEvent::Connection(state) => on_connection(&bridge, owner, state).await,
+        RemoteEvent::CapabilitiesChanged(caps) => {
+            tracing::info!(%owner, capabilities = ?caps, "the gatekeeper's capabilities changed");
+        }
+        _ => {}
     }
 }
 

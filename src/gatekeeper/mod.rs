@@ -175,6 +175,20 @@ pub trait GatekeeperConnector: Send + Sync {
 #[async_trait]
 pub trait RemoteEventHandler: Send + Sync {
     async fn handle(&self, matrix_user_id: &str, event: RemoteEvent) -> Result<(), HandlerError>;
+
+    /// Several events of one login, in order, as [`Self::handle`] would take them one by one.
+    /// `Ok` means every one is stored; after an error, any of them may have to come again. A
+    /// handler that can store them together (one write) should.
+    async fn handle_all(
+        &self,
+        matrix_user_id: &str,
+        events: Vec<RemoteEvent>,
+    ) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(matrix_user_id, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The bridge could not store an event now; the connector will have it delivered again.

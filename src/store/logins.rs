@@ -9,10 +9,6 @@
 
 use super::{Store, StoreError, db::Value, db::args, in_transaction, now_ms, on_db};
 
-/// Rows per multi-row insert: far below the bound-value limits of SQLite (32,766) and
-/// PostgreSQL (65,535) at four values a row.
-const ROWS_PER_STATEMENT: usize = 500;
-
 /// A login to store at enlistment: everything sealed already.
 pub struct NewLogin<'a> {
     pub matrix_user_id: &'a str,
@@ -151,7 +147,7 @@ impl Store {
             // Nothing was written when nothing matched: the commit is empty.
             if updated > 0 {
                 // A statement per table for up to ROWS_PER_STATEMENT rows.
-                for peers in save.sealed_peers.chunks(ROWS_PER_STATEMENT) {
+                for peers in save.sealed_peers.chunks(super::ROWS_PER_STATEMENT) {
                     let sql = format!(
                         "INSERT INTO olm_peers (matrix_user_id, peer, sealed) VALUES {} \
                          ON CONFLICT (matrix_user_id, peer) DO UPDATE SET sealed = excluded.sealed",
@@ -165,7 +161,7 @@ impl Store {
                         .collect();
                     db.execute(&sql, &values).await?;
                 }
-                for seen in save.seen.chunks(ROWS_PER_STATEMENT) {
+                for seen in save.seen.chunks(super::ROWS_PER_STATEMENT) {
                     let sql = format!(
                         "INSERT INTO remote_seen (matrix_user_id, sender, message_id, seen_at) \
                          VALUES {} ON CONFLICT DO NOTHING",

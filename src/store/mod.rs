@@ -35,7 +35,7 @@ pub use logins::{NewLogin, OlmSave, StoredLogin};
 pub use messages::{MessageRow, ReactionRow};
 pub use partner_keys::SealedPartnerKey;
 pub use partner_media::StoredMedia;
-pub use portal_queue::QueuedWork;
+pub use portal_queue::{NewPortalWork, QueuedWork};
 pub use portals::PortalRow;
 pub use transactions::{StoredTransaction, TransactionInsert};
 
@@ -220,18 +220,9 @@ impl Store {
     /// Sets `column` of `table` to now on the rows whose `seq` is one of `seqs`, in one
     /// statement: how a batch of queued work or transactions is marked handled.
     async fn stamp_now(&self, table: &str, column: &str, seqs: &[i64]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
+        if let Some((sql, values)) = stamp_now_sql(table, column, seqs) {
+            on_db!(self, |db| db.execute(&sql, &values).await?);
         }
-        // The seqs are $1…$n, the time is bound after them.
-        let time = seqs.len() + 1;
-        let sql = format!(
-            "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
-            values_list(1, seqs.len())
-        );
-        let mut values: Vec<db::Value> = seqs.iter().map(|seq| (*seq).into()).collect();
-        values.push(now_ms().into());
-        on_db!(self, |db| db.execute(&sql, &values).await?);
         Ok(())
     }
 
@@ -273,6 +264,30 @@ fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreErro
     // Every query of the bridge stays prepared, the multi-row inserts' variants too.
     connection.set_prepared_statement_cache_capacity(256);
     Ok(connection)
+}
+
+/// Rows per multi-row insert: far below the bound-value limits of SQLite (32,766) and
+/// PostgreSQL (65,535) at up to five values a row.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The statement of [`Store::stamp_now`] and its values; `None` when `seqs` is empty.
+fn stamp_now_sql(
+    table: &str,
+    column: &str,
+    seqs: &[i64],
+) -> Option<(String, Vec<db::Value<'static>>)> {
+    if seqs.is_empty() {
+        return None;
+    }
+    // The seqs are $1…$n, the time is bound after them.
+    let time = seqs.len() + 1;
+    let sql = format!(
+        "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
+        values_list(1, seqs.len())
+    );
+    let mut values: Vec<db::Value> = seqs.iter().map(|seq| (*seq).into()).collect();
+    values.push(now_ms().into());
+    Some((sql, values))
 }
 
 /// `($1, $2, $3), ($4, $5, $6)…`: the numbered placeholders of `rows` rows of `columns`

@@ -4,7 +4,11 @@
 //! only once it took effect, so a crash in between replays it (the sends are idempotent).
 //! The `dedupe_key` makes a redelivered event a no-op.
 
-use super::{Store, StoreError, db::args, now_ms, on_db};
+use super::{
+    Store, StoreError,
+    db::{Value, args},
+    in_transaction, now_ms, on_db,
+};
 
 /// One stored piece of work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +19,15 @@ pub struct QueuedWork {
     pub dedupe_key: String,
     pub payload: String,
     pub attempts: i32,
+}
+
+/// Work to queue with [`Store::queue_portal_work`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPortalWork {
+    pub owner: String,
+    pub remote_chat: String,
+    pub dedupe_key: String,
+    pub payload: String,
 }
 
 type Columns = (i64, String, String, String, String, i32);
@@ -44,6 +57,49 @@ impl Store {
         Ok(result == 1)
     }
 
+    /// Queues work, in order, and marks the homeserver transactions it came from processed
+    /// (if it came from any), in one commit: should the bridge stop before it, the batch is
+    /// processed again in full; after it, nothing of it is. Work queued before (same
+    /// `dedupe_key`) is not queued again.
+    pub async fn queue_portal_work(
+        &self,
+        work: &[NewPortalWork],
+        processed_transactions: &[i64],
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        in_transaction!(self, |db| {
+            for rows in work.chunks(super::ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
+                     VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+                    super::values_list(rows.len(), 5)
+                );
+                let values: Vec<Value> = rows
+                    .iter()
+                    .flat_map(|w| {
+                        [
+                            w.owner.as_str().into(),
+                            w.remote_chat.as_str().into(),
+                            w.dedupe_key.as_str().into(),
+                            w.payload.as_str().into(),
+                            now.into(),
+                        ]
+                    })
+                    .collect();
+                db.execute(&sql, &values).await?;
+            }
+            let stamp = super::stamp_now_sql(
+                "appservice_transactions",
+                "processed_at",
+                processed_transactions,
+            );
+            if let Some((sql, values)) = stamp {
+                db.execute(&sql, &values).await?;
+            }
+        });
+        Ok(())
+    }
+
     /// The oldest unfinished work of one portal.
     pub async fn next_portal_work(
         &self,
@@ -70,7 +126,22 @@ impl Store {
         remote_chat: &str,
         limit: i64,
     ) -> Result<Vec<QueuedWork>, StoreError> {
-        let mut claimed = on_db!(self, |db| {
+        self.finish_and_claim_portal_work(&[], owner, remote_chat, limit).await
+    }
+
+    /// Marks the items `done` done and claims the next ones, as
+    /// [`Self::claim_portal_work`], in one commit: a worker's step from one batch to the next.
+    pub async fn finish_and_claim_portal_work(
+        &self,
+        done: &[i64],
+        owner: &str,
+        remote_chat: &str,
+        limit: i64,
+    ) -> Result<Vec<QueuedWork>, StoreError> {
+        let mut claimed = in_transaction!(self, |db| {
+            if let Some((sql, values)) = super::stamp_now_sql("portal_queue", "done_at", done) {
+                db.execute(&sql, &values).await?;
+            }
             db.fetch_all_as::<Columns>(
                 "UPDATE portal_queue SET attempts = attempts + 1 WHERE seq IN (
                      SELECT seq FROM portal_queue

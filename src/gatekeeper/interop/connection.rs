@@ -8,11 +8,13 @@
 //! connection is dropped so the gatekeeper delivers the event again on the next one.
 //!
 //! Saving the encryption state is a costly step of every message (a transaction, and the
-//! sealed sessions of every contact whose messages were handled), so it is batched: what was handled or encrypted since the last save waits in
-//! [`Unsaved`] — the handled-stanza records and the stanzas that may leave only after the save
-//! (receipts, ciphertexts) — while more work is already waiting, up to [`MAX_UNSAVED`] items;
-//! then one save covers all of it and the waiting stanzas go out. Nothing is confirmed to the
-//! gatekeeper, and no ciphertext leaves, before the state it depends on is stored.
+//! sealed sessions of every contact whose messages were handled), so it is batched: what was
+//! handled or encrypted since the last save waits in [`Unsaved`] — the events for the handler,
+//! the handled-stanza records and the stanzas that may leave only after the save (receipts,
+//! ciphertexts) — while more work is already waiting, up to [`MAX_UNSAVED`] items. Then the
+//! handler takes the events (stored in one write), one save covers the rest, and the waiting
+//! stanzas go out together. Nothing is confirmed to the gatekeeper, and no ciphertext leaves,
+//! before the events and the state it depends on are stored.
 
 use interop_proto::CapabilitySet;
 use interop_proto::stanza::{CloseCode, Iq, IqQuery, KeyCount, Stanza};
@@ -40,11 +42,14 @@ pub(super) struct Unsaved {
     seen: Vec<(String, String)>,
     /// Stanzas to send once the save is done, in order.
     then_send: Vec<Stanza>,
+    /// Events of stored stanzas for the handler, in order: handed over together just before
+    /// the save, so that the bridge stores them in one write.
+    deliveries: Vec<RemoteEvent>,
 }
 
 impl Unsaved {
     fn len(&self) -> usize {
-        self.seen.len() + self.then_send.len()
+        self.seen.len() + self.then_send.len() + self.deliveries.len()
     }
 
     fn is_empty(&self) -> bool {
@@ -167,15 +172,19 @@ impl<'a> Conn<'a> {
 
     /// Sends a stanza; a failure ends the connection.
     pub async fn send(&self, stanza: Stanza) -> Result<(), Outcome> {
-        self.channel.send(&stanza).await.map_err(|e| lost(format!("cannot send: {e}")))
+        self.send_all(std::slice::from_ref(&stanza)).await
     }
 
-    /// Hands an event from a stored stanza to the handler. If the bridge cannot take it, the
-    /// connection ends unconfirmed, and the gatekeeper delivers the stanza again.
-    pub async fn deliver(&mut self, event: RemoteEvent) -> Result<(), Outcome> {
-        self.actor.handler.handle(&self.actor.user, event).await.map_err(|e| {
-            lost(format!("{e}; reconnecting so that the gatekeeper delivers it again"))
-        })
+    /// Sends stanzas in order, written together; a failure ends the connection.
+    pub async fn send_all(&self, stanzas: &[Stanza]) -> Result<(), Outcome> {
+        self.channel.send_all(stanzas).await.map_err(|e| lost(format!("cannot send: {e}")))
+    }
+
+    /// Hands an event from a stored stanza to the handler, with the next [`Self::save`]. If
+    /// the bridge cannot take it, the connection ends unconfirmed, and the gatekeeper delivers
+    /// the stanza again.
+    pub fn deliver(&mut self, event: RemoteEvent) {
+        self.unsaved.deliveries.push(event);
     }
 
     /// Notes that the encryption state changed and that `seen` (a stanza's `(sender, id)`) was
@@ -198,13 +207,13 @@ impl<'a> Conn<'a> {
         unsaved.seen.extend(seen.map(|(sender, id)| (sender.to_owned(), id.to_owned())));
         let ctx = &self.actor.ctx;
         let user = &self.actor.user;
+        if !unsaved.deliveries.is_empty() {
+            self.actor.handler.handle_all(user, unsaved.deliveries).await.map_err(|e| {
+                lost(format!("{e}; reconnecting so that the gatekeeper delivers it again"))
+            })?;
+        }
         match keys::save(&ctx.store, &ctx.storage, user, &mut self.keys, &unsaved.seen).await {
-            Ok(true) => {
-                for stanza in unsaved.then_send {
-                    self.send(stanza).await?;
-                }
-                Ok(())
-            }
+            Ok(true) => self.send_all(&unsaved.then_send).await,
             Ok(false) => {
                 Err(lost("the login's keys were replaced; reconnecting with the new ones"))
             }

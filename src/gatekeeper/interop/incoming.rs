@@ -2,9 +2,10 @@
 //! notifications, server info, typing, and the answers to our requests.
 //!
 //! For every stored stanza (message, receipt, notification) the order is the same: work out
-//! the event, hand it to the handler and await it, then save the encryption state together
-//! with the handled-stanza record, and only then tell the gatekeeper (`receipt DELIVERED` or
-//! `ack`). A stanza seen before is confirmed again without being handled twice.
+//! the event; at the next save, hand it to the handler (with the others waiting) and await it,
+//! then save the encryption state together with the handled-stanza record, and only then tell
+//! the gatekeeper (`receipt DELIVERED` or `ack`). A stanza seen before is confirmed again
+//! without being handled twice.
 
 use interop_proto::content::{Content, Envelope, MAX_CONTENT_SIZE};
 use interop_proto::e2ee::{E2ee, E2eeError, IdentityStatus, retry_info};
@@ -100,7 +101,7 @@ impl Conn<'_> {
             Opened::Nothing => {}
         }
         for event in events {
-            self.deliver(event).await?;
+            self.deliver(event);
         }
         // Saved and confirmed together with whatever else is waiting (`Conn::save`).
         self.unsaved(Some((seen_as, m.id.clone())));
@@ -211,12 +212,8 @@ impl Conn<'_> {
         let mut ids = vec![r.id.clone()];
         ids.extend(r.more_ids.iter().cloned());
         match ReceiptType::try_from(r.r#type).unwrap_or(ReceiptType::Unspecified) {
-            ReceiptType::Delivered => {
-                self.deliver(RemoteEvent::Receipt { from, ids, read: false }).await?
-            }
-            ReceiptType::Read => {
-                self.deliver(RemoteEvent::Receipt { from, ids, read: true }).await?
-            }
+            ReceiptType::Delivered => self.deliver(RemoteEvent::Receipt { from, ids, read: false }),
+            ReceiptType::Read => self.deliver(RemoteEvent::Receipt { from, ids, read: true }),
             ReceiptType::Retry => self.resend_after_retry(&r).await?,
             ReceiptType::Unspecified => {}
         }
@@ -226,7 +223,9 @@ impl Conn<'_> {
             peer: r.from.clone(),
             ..Default::default()
         };
-        self.send(Stanza::Ack(ack)).await
+        // Confirmed once the receipt's event is stored, with the next save.
+        self.send_after_save(Stanza::Ack(ack));
+        Ok(())
     }
 
     async fn on_notification(&mut self, n: Notification) -> Result<(), Outcome> {
@@ -235,14 +234,14 @@ impl Conn<'_> {
             Some(NotificationBody::IdentityChange(change)) => {
                 // Old sessions are void; the next message starts a new one.
                 self.keys.e2ee.forget_sessions(&change.user);
-                self.deliver(RemoteEvent::IdentityChanged { contact: change.user }).await?;
+                self.deliver(RemoteEvent::IdentityChanged { contact: change.user });
                 self.save(None).await?;
             }
             Some(NotificationBody::LowKeys(low)) => self.top_up_keys(low.remaining).await?,
             Some(NotificationBody::CapabilitiesChange(change)) => {
                 let set = CapabilitySet::from_wire(&change.capabilities);
                 self.actor.state.set_capabilities(set.clone());
-                self.deliver(RemoteEvent::CapabilitiesChanged(set)).await?;
+                self.deliver(RemoteEvent::CapabilitiesChanged(set));
             }
             Some(NotificationBody::Unenlisted(u)) => {
                 let reason = if u.reason.is_empty() { "un-enlisted".into() } else { u.reason };
@@ -254,10 +253,17 @@ impl Conn<'_> {
         }
         let ack =
             Ack { id: n.id.clone(), class: AckClass::Notification as i32, ..Default::default() };
-        self.send(Stanza::Ack(ack)).await?;
         match logged_out {
-            Some(reason) => Err(Outcome::LoggedOut(reason)),
-            None => Ok(()),
+            // The login ends here, so there is no later save to wait for.
+            Some(reason) => {
+                self.send(Stanza::Ack(ack)).await?;
+                Err(Outcome::LoggedOut(reason))
+            }
+            // Confirmed once its event is stored, with the next save.
+            None => {
+                self.send_after_save(Stanza::Ack(ack));
+                Ok(())
+            }
         }
     }
 

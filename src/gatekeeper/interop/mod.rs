@@ -19,7 +19,8 @@
 //! # Guarantees
 //!
 //! - One task per login owns its channel and encryption state; events reach the
-//!   [`RemoteEventHandler`] one at a time, in order.
+//!   [`RemoteEventHandler`] in order (those of stored stanzas in batches, just before the
+//!   save that records the stanzas handled).
 //! - A stored stanza (message, receipt, notification) is confirmed to the gatekeeper only after
 //!   the handler returned `Ok` and the encryption state was saved with a handled-record; a
 //!   failure drops the connection unconfirmed, and the next one starts from the saved state.

@@ -206,7 +206,7 @@ impl Conn<'_> {
             }
         };
         if status == IdentityStatus::Changed {
-            self.deliver(RemoteEvent::IdentityChanged { contact: peer.clone() }).await?;
+            self.deliver(RemoteEvent::IdentityChanged { contact: peer.clone() });
         }
         let enc = match self.keys.e2ee.encrypt(&peer, &envelope) {
             Ok(enc) => enc,
