@@ -124,6 +124,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         catch_up: Default::default(),
         fresh_profiles: Default::default(),
         rows: Default::default(),
+        mappings: Default::default(),
     });
     // Synapse may have restarted while the bridge was down, dropping events it had not pushed
     // yet: catch up on everything since the bridge last heard from it before taking new

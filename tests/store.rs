@@ -6,7 +6,7 @@
 use interop_bridge::{
     config::{DatabaseConfig, DatabaseKind, registration::new_pickle_key},
     gatekeeper::partner_identity::{PartnerIdentityError, StorageKey, load_or_create},
-    store::{NewLogin, OlmSave, Store, TransactionInsert},
+    store::{MessageRow, NewLogin, OlmSave, Store, TransactionInsert},
 };
 
 /// One store per available database, each fresh and migrated.
@@ -329,12 +329,34 @@ async fn portal_work_is_claimed_in_order_counted_and_finished_in_batches() {
         store.finish_portal_work_items(&[]).await.unwrap();
         let left = store.claim_portal_work(alice, chat, 10).await.unwrap();
         assert_eq!(left.iter().map(|w| w.dedupe_key.as_str()).collect::<Vec<_>>(), ["k3"]);
-        // Finishing the last batch and claiming the next go together.
+        // Finishing the last batch, recording what it bridged and claiming the next go
+        // together.
         store.enqueue_portal_work(alice, chat, "k5", "k5").await.unwrap();
-        let next =
-            store.finish_and_claim_portal_work(&[left[0].seq], alice, chat, 10).await.unwrap();
+        let bridged = MessageRow {
+            room_id: "!room:example.org".into(),
+            event_id: "$k3".into(),
+            owner: alice.into(),
+            remote_chat: chat.into(),
+            remote_sender: "4916@interop".into(),
+            remote_id: "K3".into(),
+        };
+        let next = store
+            .finish_and_claim_portal_work(
+                &[left[0].seq],
+                std::slice::from_ref(&bridged),
+                alice,
+                chat,
+                10,
+            )
+            .await
+            .unwrap();
         let keys: Vec<_> = next.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
         assert_eq!(keys, [("k5", 0)], "{name}: k3 is done, k5 is claimed");
+        assert_eq!(
+            store.message_by_event("!room:example.org", "$k3").await.unwrap(),
+            Some(bridged),
+            "{name}: the bridged message is recorded"
+        );
         assert_eq!(
             store.next_portal_work(alice, chat).await.unwrap().map(|w| w.dedupe_key),
             Some("k5".to_owned()),

@@ -123,7 +123,7 @@ async fn send_read(bridge: &Bridge, portal: &portal::Portal, event_id: &str) {
     if !login.capabilities().contains(&Capability::ReadReceipts) {
         return;
     }
-    let message = match bridge.store.message_by_event(portal.room_id.as_str(), event_id).await {
+    let message = match bridge.message_by_event(portal.room_id.as_str(), event_id).await {
         Ok(Some(message)) => message,
         _ => return,
     };

@@ -14,6 +14,7 @@ pub mod catch_up;
 mod dispatch;
 mod ephemeral;
 pub mod logins;
+pub mod mappings;
 mod media;
 mod once;
 mod portal;
@@ -66,6 +67,8 @@ pub struct Bridge {
     pub fresh_profiles: profile::FreshProfiles,
     /// Portals and management rooms, so that messages need not read them.
     pub rows: cache::RowCache,
+    /// Bridged messages whose record is stored with their item's finish.
+    pub mappings: mappings::UnsavedMappings,
 }
 
 /// Why bridging one event failed.

@@ -117,11 +117,7 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
         let Some(bridge) = bridge_weak.upgrade() else { return };
         // Counted as attempted before they run: should the bridge die while applying them,
         // the next run knows the items are replays and that their sends may have happened.
-        let claimed = match bridge
-            .store
-            .finish_and_claim_portal_work(&done, owner, chat, CLAIM)
-            .await
-        {
+        let claimed = match finish_and_claim(&bridge, &done, owner, chat, CLAIM).await {
             Ok(claimed) => {
                 done.clear();
                 claimed
@@ -165,8 +161,8 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             continue;
         };
         // Marked now rather than with the next claim, which is a retry's wait away.
-        match bridge.store.finish_portal_work_items(&done).await {
-            Ok(()) => done.clear(),
+        match finish_and_claim(&bridge, &done, owner, chat, 0).await {
+            Ok(_) => done.clear(),
             Err(error) => tracing::warn!(%error, "cannot mark portal work done yet"),
         }
         let wait = jittered(delay);
@@ -178,6 +174,22 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
         }
         delay = (delay * 2).min(RETRY_MAX);
     }
+}
+
+/// Marks the items `done` done, with the records of the messages the portal bridged
+/// ([`super::mappings`]), and claims up to `limit` more, in one commit.
+async fn finish_and_claim(
+    bridge: &Bridge,
+    done: &[i64],
+    owner: &str,
+    chat: &str,
+    limit: i64,
+) -> Result<Vec<crate::store::QueuedWork>, StoreError> {
+    let bridged = bridge.mappings.of_portal(owner, chat);
+    let claimed =
+        bridge.store.finish_and_claim_portal_work(done, &bridged, owner, chat, limit).await?;
+    bridge.mappings.stored(&bridged);
+    Ok(claimed)
 }
 
 /// A wait between half of `delay` and all of it. Portals that failed together (the homeserver

@@ -219,7 +219,7 @@ async fn find_event(
     id: &str,
 ) -> Result<Option<MessageRow>, BridgeError> {
     let (owner, chat) = (portal.owner.as_str(), portal.remote_chat.as_str());
-    Ok(bridge.store.message_by_remote(owner, chat, sender, id).await?)
+    Ok(bridge.message_by_remote(owner, chat, sender, id).await?)
 }
 
 async fn find_ref(
@@ -305,7 +305,7 @@ async fn send(
         remote_sender: from.to_owned(),
         remote_id: id.to_owned(),
     };
-    bridge.store.insert_message(&row).await?;
+    bridge.mappings.record(row);
     Ok(event_id)
 }
 

@@ -153,7 +153,7 @@ async fn remote_ref(
     portal: &Portal,
     event_id: &EventId,
 ) -> Result<Option<(MessageRow, MessageRef)>, SendError> {
-    let row = bridge.store.message_by_event(portal.room_id.as_str(), event_id.as_str()).await?;
+    let row = bridge.message_by_event(portal.room_id.as_str(), event_id.as_str()).await?;
     Ok(row.map(|row| {
         let target = MessageRef { id: row.remote_id.clone(), sender: row.remote_sender.clone() };
         (row, target)
@@ -250,7 +250,7 @@ async fn send_content(
             remote_sender: login.remote_id().to_owned(),
             remote_id: id,
         };
-        bridge.store.insert_message(&row).await?;
+        bridge.mappings.record(row);
     }
     Ok(degraded.notice.map(Sent::Degraded).unwrap_or(Sent::Delivered))
 }

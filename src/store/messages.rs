@@ -1,7 +1,11 @@
 //! The `messages` and `reactions` tables: each bridged message as a Matrix event and as a
 //! gatekeeper message, so replies, reactions, edits, deletes and receipts find their target.
 
-use super::{Store, StoreError, db::args, now_ms, on_db};
+use super::{
+    Store, StoreError,
+    db::{Db, Value, args},
+    now_ms, on_db,
+};
 
 /// One bridged message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,17 +47,42 @@ fn reaction_from(
     ReactionRow { room_id, target_event_id, sender, emoji, event_id }
 }
 
+/// Records bridged messages, on a connection or in a transaction already open; a second
+/// record of the same message changes nothing.
+pub(super) async fn insert_messages(
+    db: &mut Db<'_>,
+    rows: &[MessageRow],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for rows in rows.chunks(super::ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO messages (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
+             VALUES {} ON CONFLICT DO NOTHING",
+            super::values_list(rows.len(), 7)
+        );
+        let values: Vec<Value> = rows
+            .iter()
+            .flat_map(|m| {
+                [
+                    m.room_id.as_str().into(),
+                    m.event_id.as_str().into(),
+                    m.owner.as_str().into(),
+                    m.remote_chat.as_str().into(),
+                    m.remote_sender.as_str().into(),
+                    m.remote_id.as_str().into(),
+                    now.into(),
+                ]
+            })
+            .collect();
+        db.execute(&sql, &values).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Records a bridged message; a second record of the same message changes nothing.
     pub async fn insert_message(&self, m: &MessageRow) -> Result<(), StoreError> {
-        on_db!(self, |db| {
-            db.execute(
-                "INSERT INTO messages (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                args![&m.room_id, &m.event_id, &m.owner, &m.remote_chat, &m.remote_sender, &m.remote_id, now_ms()],
-            )
-            .await?;
-        });
+        on_db!(self, |db| insert_messages(&mut db, std::slice::from_ref(m)).await?);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! The `dedupe_key` makes a redelivered event a no-op.
 
 use super::{
-    Store, StoreError,
+    MessageRow, Store, StoreError,
     db::{Value, args},
     in_transaction, now_ms, on_db,
 };
@@ -126,14 +126,16 @@ impl Store {
         remote_chat: &str,
         limit: i64,
     ) -> Result<Vec<QueuedWork>, StoreError> {
-        self.finish_and_claim_portal_work(&[], owner, remote_chat, limit).await
+        self.finish_and_claim_portal_work(&[], &[], owner, remote_chat, limit).await
     }
 
-    /// Marks the items `done` done and claims the next ones, as
-    /// [`Self::claim_portal_work`], in one commit: a worker's step from one batch to the next.
+    /// Marks the items `done` done, records the messages they bridged, and claims the next
+    /// ones as [`Self::claim_portal_work`] does (none with `limit` 0), in one commit: a
+    /// worker's step from one batch to the next.
     pub async fn finish_and_claim_portal_work(
         &self,
         done: &[i64],
+        bridged: &[MessageRow],
         owner: &str,
         remote_chat: &str,
         limit: i64,
@@ -142,6 +144,7 @@ impl Store {
             if let Some((sql, values)) = super::stamp_now_sql("portal_queue", "done_at", done) {
                 db.execute(&sql, &values).await?;
             }
+            super::messages::insert_messages(&mut db, bridged).await?;
             db.fetch_all_as::<Columns>(
                 "UPDATE portal_queue SET attempts = attempts + 1 WHERE seq IN (
                      SELECT seq FROM portal_queue
