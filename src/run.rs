@@ -30,7 +30,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::{
     appservice::{self, AppserviceState, PartnerEndpoints, txn_order},
-    bridge::{Bridge, catch_up, processor, remote_events::BridgeEvents},
+    bridge::{Bridge, catch_up, processor, queue::PortalQueues, remote_events::BridgeEvents},
     config::Config,
     gatekeeper::{
         interop::InteropConnector,
@@ -106,6 +106,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.bridge.username_template.clone(),
         config.homeserver.domain.clone(),
     );
+    // Read before anything can queue work: what is queued up to here, the last run may have
+    // applied in part.
+    let replays_up_to =
+        store.last_portal_work_seq().await.context("cannot read the portal queues")?;
     let bridge = Arc::new(Bridge {
         config: config.clone(),
         store: store.clone(),
@@ -119,7 +123,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             None => Arc::new(Unconfigured { network_name: config.gatekeeper.network_name.clone() }),
         },
         logins: Default::default(),
-        queues: Default::default(),
+        queues: PortalQueues::new(replays_up_to),
         typing: Default::default(),
         catch_up: Default::default(),
         fresh_profiles: Default::default(),

@@ -307,61 +307,46 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
 }
 
 #[tokio::test]
-async fn portal_work_is_claimed_in_order_counted_and_finished_in_batches() {
+async fn portal_work_is_read_in_order_and_finished_in_batches_with_its_records() {
     for (name, store, _dir) in stores().await {
         let (alice, chat) = ("@alice:example.org", "4915@native");
+        assert_eq!(store.last_portal_work_seq().await.unwrap(), 0, "{name}: nothing queued");
         for key in ["k1", "k2", "k3"] {
             assert!(store.enqueue_portal_work(alice, chat, key, key).await.unwrap(), "{name}");
         }
         assert!(!store.enqueue_portal_work(alice, chat, "k1", "again").await.unwrap(), "{name}");
         store.enqueue_portal_work(alice, "other@native", "k4", "k4").await.unwrap();
+        let last = store.last_portal_work_seq().await.unwrap();
 
-        let first = store.claim_portal_work(alice, chat, 2).await.unwrap();
-        let keys: Vec<_> = first.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
-        assert_eq!(keys, [("k1", 0), ("k2", 0)], "{name}: oldest first, not attempted before");
-        // Not finished: claimed again, now counted as attempted before (replays).
-        let again = store.claim_portal_work(alice, chat, 10).await.unwrap();
-        let keys: Vec<_> = again.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
-        assert_eq!(keys, [("k1", 1), ("k2", 1), ("k3", 0)], "{name}");
+        let keys = |work: &[interop_bridge::store::QueuedWork]| -> Vec<String> {
+            work.iter().map(|w| w.dedupe_key.clone()).collect()
+        };
+        let first = store.pending_portal_work(alice, chat, 2).await.unwrap();
+        assert_eq!(keys(&first), ["k1", "k2"], "{name}: oldest first");
+        assert!(first.iter().all(|w| w.seq <= last), "{name}");
+        // Not finished: read again.
+        let again = store.pending_portal_work(alice, chat, 10).await.unwrap();
+        assert_eq!(keys(&again), ["k1", "k2", "k3"], "{name}");
 
-        let seqs: Vec<i64> = first.iter().map(|w| w.seq).collect();
-        store.finish_portal_work_items(&seqs).await.unwrap();
-        store.finish_portal_work_items(&[]).await.unwrap();
-        let left = store.claim_portal_work(alice, chat, 10).await.unwrap();
-        assert_eq!(left.iter().map(|w| w.dedupe_key.as_str()).collect::<Vec<_>>(), ["k3"]);
-        // Finishing the last batch, recording what it bridged and claiming the next go
-        // together.
-        store.enqueue_portal_work(alice, chat, "k5", "k5").await.unwrap();
+        // Finishing a batch and recording what it bridged go together.
         let bridged = MessageRow {
             room_id: "!room:example.org".into(),
-            event_id: "$k3".into(),
+            event_id: "$k1".into(),
             owner: alice.into(),
             remote_chat: chat.into(),
             remote_sender: "4916@interop".into(),
-            remote_id: "K3".into(),
+            remote_id: "K1".into(),
         };
-        let next = store
-            .finish_and_claim_portal_work(
-                &[left[0].seq],
-                std::slice::from_ref(&bridged),
-                alice,
-                chat,
-                10,
-            )
-            .await
-            .unwrap();
-        let keys: Vec<_> = next.iter().map(|w| (w.dedupe_key.as_str(), w.attempts)).collect();
-        assert_eq!(keys, [("k5", 0)], "{name}: k3 is done, k5 is claimed");
+        let seqs: Vec<i64> = first.iter().map(|w| w.seq).collect();
+        store.finish_portal_work(&seqs, std::slice::from_ref(&bridged)).await.unwrap();
+        store.finish_portal_work(&[], &[]).await.unwrap();
         assert_eq!(
-            store.message_by_event("!room:example.org", "$k3").await.unwrap(),
+            store.message_by_event("!room:example.org", "$k1").await.unwrap(),
             Some(bridged),
             "{name}: the bridged message is recorded"
         );
-        assert_eq!(
-            store.next_portal_work(alice, chat).await.unwrap().map(|w| w.dedupe_key),
-            Some("k5".to_owned()),
-            "{name}: claimed is not done"
-        );
+        let left = store.pending_portal_work(alice, chat, 10).await.unwrap();
+        assert_eq!(keys(&left), ["k3"], "{name}");
         assert_eq!(
             store.next_portal_work(alice, "other@native").await.unwrap().map(|w| w.dedupe_key),
             Some("k4".to_owned()),

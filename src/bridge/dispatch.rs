@@ -1,8 +1,8 @@
 //! Applies one stored piece of portal work: reads it and hands it to the direction it goes.
 //!
-//! An item that was started before (`attempts > 0`: the bridge crashed while applying it, or
-//! it had to wait) is a replay: its homeserver sends may have happened already, and
-//! [`super::once`] looks for them before sending again.
+//! An item that may have been started before (the bridge stopped while applying it, or it had
+//! to wait; see [`super::queue`]) is a replay: its homeserver sends may have happened already,
+//! and [`super::once`] looks for them before sending again.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use ruma::UserId;
 use super::{Bridge, portal, queue::Outcome, to_matrix, to_remote, work::PortalWork};
 use crate::store::QueuedWork;
 
-pub async fn apply(bridge: &Arc<Bridge>, item: &QueuedWork) -> Outcome {
+pub async fn apply(bridge: &Arc<Bridge>, item: &QueuedWork, replay: bool) -> Outcome {
     let work: PortalWork = match serde_json::from_str(&item.payload) {
         Ok(work) => work,
         Err(error) => {
@@ -25,7 +25,6 @@ pub async fn apply(bridge: &Arc<Bridge>, item: &QueuedWork) -> Outcome {
         return Outcome::Done;
     };
     let chat = item.remote_chat.as_str();
-    let replay = item.attempts > 0;
     match work {
         PortalWork::Open => to_matrix::open(bridge, &owner, chat, replay).await,
         PortalWork::Matrix { event } => match portal::find(bridge, &owner, chat).await {

@@ -1,13 +1,16 @@
 //! One ordered worker per portal.
 //!
 //! Work for a portal (both directions) is stored in `portal_queue` first; then the portal's
-//! worker is woken. A worker takes the oldest unfinished items (up to [`CLAIM`]), counts an
-//! attempt at each, applies them in order, and marks them done only after they took effect, so
-//! a crash replays them and the idempotent sends (a homeserver send looks for its event first
-//! when the item was attempted before; a stable interop message id, which the gatekeeper
-//! de-duplicates) make the replay harmless. An item that cannot go now (the gatekeeper channel
-//! is down, the homeserver is unreachable) stays at the head, so later items never overtake
-//! it. Workers exit when idle and are started again by the next wake.
+//! worker is woken. A worker reads the oldest unfinished items (up to [`BATCH`]), applies them
+//! in order, and marks them done only after they took effect (in one commit with the records
+//! of the messages they bridged, [`super::mappings`]). So a crash replays them, and the
+//! idempotent sends make the replay harmless: a homeserver send looks for its event first when
+//! the item is a replay, and an interop message keeps a stable id, which the gatekeeper
+//! de-duplicates. Which items are replays is known without writing anything down as they start:
+//! every item queued before this start ([`PortalQueues::new`]) may have been applied in part by
+//! the last run, and so may an item this run tried that had to wait. An item that cannot go now
+//! (the gatekeeper channel is down, the homeserver is unreachable) stays at the head, so later
+//! items never overtake it. Workers exit when idle and are started again by the next wake.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -20,12 +23,11 @@ use tokio::sync::Notify;
 use super::Bridge;
 use crate::store::{NewPortalWork, StoreError};
 
-/// How many items a worker takes from its queue at once (one write marks the last batch done
-/// and takes the next).
-const CLAIM: i64 = 32;
+/// How many items a worker takes from its queue at once (one write marks them done).
+const BATCH: i64 = 32;
 // A replay looks for its event among the sender's latest few: every item of a batch that may
 // have been sent before must be among them.
-const _: () = assert!(CLAIM < super::once::LOOKBACK as i64);
+const _: () = assert!(BATCH < super::once::LOOKBACK as i64);
 /// How long an idle worker waits for more work before it exits.
 const IDLE: Duration = Duration::from_secs(30);
 /// Retry delays for work that cannot go now: doubling, capped.
@@ -44,12 +46,19 @@ pub enum Outcome {
 type PortalKey = (String, String);
 
 /// The running workers, by portal `(owner, remote_chat)`.
-#[derive(Default)]
 pub struct PortalQueues {
     workers: Mutex<HashMap<PortalKey, Arc<Notify>>>,
+    /// Items up to this `seq` were queued before this start: replays.
+    replays_up_to: i64,
 }
 
 impl PortalQueues {
+    /// `replays_up_to`: the newest item's `seq` at start
+    /// ([`crate::store::Store::last_portal_work_seq`]), read before any worker runs.
+    pub fn new(replays_up_to: i64) -> Self {
+        Self { workers: Mutex::default(), replays_up_to }
+    }
+
     /// Wakes the worker of a portal, starting it if needed.
     pub fn wake(&self, bridge: &Arc<Bridge>, owner: &str, remote_chat: &str) {
         let key = (owner.to_owned(), remote_chat.to_owned());
@@ -111,27 +120,31 @@ pub async fn store_and_wake(
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {
     let (owner, chat) = (&key.0, &key.1);
     let mut delay = RETRY_FIRST;
-    // Items that took effect, marked done with the next claim (one write for both).
-    let mut done: Vec<i64> = Vec::with_capacity(CLAIM as usize);
+    // Items that took effect, marked done before the next read (one write for them all).
+    let mut done: Vec<i64> = Vec::with_capacity(BATCH as usize);
+    // Items this worker tried that had to wait: when they run again, they are replays.
+    let mut tried: HashSet<i64> = HashSet::new();
     loop {
         let Some(bridge) = bridge_weak.upgrade() else { return };
-        // Counted as attempted before they run: should the bridge die while applying them,
-        // the next run knows the items are replays and that their sends may have happened.
-        let claimed = match finish_and_claim(&bridge, &done, owner, chat, CLAIM).await {
-            Ok(claimed) => {
-                done.clear();
-                claimed
-            }
+        if let Err(error) = finish(&bridge, &done, owner, chat).await {
+            // Should the bridge stop now, the finished items run again as replays, which find
+            // what they sent.
+            tracing::error!(%error, %owner, %chat, "cannot mark portal work done; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+            continue;
+        }
+        done.clear();
+        let pending = match bridge.store.pending_portal_work(owner, chat, BATCH).await {
+            Ok(pending) => pending,
             Err(error) => {
-                // Should the bridge stop now, the finished items run again as replays,
-                // which find what they sent.
-                tracing::error!(%error, %owner, %chat, "cannot update the portal queue; retrying");
+                tracing::error!(%error, %owner, %chat, "cannot read the portal queue; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(RETRY_MAX);
                 continue;
             }
         };
-        if claimed.is_empty() {
+        if pending.is_empty() {
             drop(bridge);
             if tokio::time::timeout(IDLE, notify.notified()).await.is_ok() {
                 continue;
@@ -146,11 +159,16 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             return;
         }
         let mut waits = None;
-        for work in &claimed {
-            match super::dispatch::apply(&bridge, work).await {
-                Outcome::Done => done.push(work.seq),
+        for work in &pending {
+            let replay = work.seq <= bridge.queues.replays_up_to || tried.contains(&work.seq);
+            match super::dispatch::apply(&bridge, work, replay).await {
+                Outcome::Done => {
+                    tried.remove(&work.seq);
+                    done.push(work.seq);
+                }
                 Outcome::Later(reason) => {
                     // It stays first in line; the items after it wait with it.
+                    tried.insert(work.seq);
                     waits = Some((work.seq, reason));
                     break;
                 }
@@ -160,9 +178,9 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             delay = RETRY_FIRST;
             continue;
         };
-        // Marked now rather than with the next claim, which is a retry's wait away.
-        match finish_and_claim(&bridge, &done, owner, chat, 0).await {
-            Ok(_) => done.clear(),
+        // Marked now rather than after the wait.
+        match finish(&bridge, &done, owner, chat).await {
+            Ok(()) => done.clear(),
             Err(error) => tracing::warn!(%error, "cannot mark portal work done yet"),
         }
         let wait = jittered(delay);
@@ -177,19 +195,12 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
 }
 
 /// Marks the items `done` done, with the records of the messages the portal bridged
-/// ([`super::mappings`]), and claims up to `limit` more, in one commit.
-async fn finish_and_claim(
-    bridge: &Bridge,
-    done: &[i64],
-    owner: &str,
-    chat: &str,
-    limit: i64,
-) -> Result<Vec<crate::store::QueuedWork>, StoreError> {
+/// ([`super::mappings`]), in one commit.
+async fn finish(bridge: &Bridge, done: &[i64], owner: &str, chat: &str) -> Result<(), StoreError> {
     let bridged = bridge.mappings.of_portal(owner, chat);
-    let claimed =
-        bridge.store.finish_and_claim_portal_work(done, &bridged, owner, chat, limit).await?;
+    bridge.store.finish_portal_work(done, &bridged).await?;
     bridge.mappings.stored(&bridged);
-    Ok(claimed)
+    Ok(())
 }
 
 /// A wait between half of `delay` and all of it. Portals that failed together (the homeserver

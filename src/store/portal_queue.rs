@@ -2,7 +2,8 @@
 //!
 //! Work is stored before the homeserver or the gatekeeper hears it arrived, and marked done
 //! only once it took effect, so a crash in between replays it (the sends are idempotent).
-//! The `dedupe_key` makes a redelivered event a no-op.
+//! The `dedupe_key` makes a redelivered event a no-op. The `attempts` column is no longer
+//! written: which items are replays is known without it (see `bridge::queue`).
 
 use super::{
     MessageRow, Store, StoreError,
@@ -18,7 +19,6 @@ pub struct QueuedWork {
     pub remote_chat: String,
     pub dedupe_key: String,
     pub payload: String,
-    pub attempts: i32,
 }
 
 /// Work to queue with [`Store::queue_portal_work`].
@@ -30,10 +30,10 @@ pub struct NewPortalWork {
     pub payload: String,
 }
 
-type Columns = (i64, String, String, String, String, i32);
+type Columns = (i64, String, String, String, String);
 
-fn work_from((seq, owner, remote_chat, dedupe_key, payload, attempts): Columns) -> QueuedWork {
-    QueuedWork { seq, owner, remote_chat, dedupe_key, payload, attempts }
+fn work_from((seq, owner, remote_chat, dedupe_key, payload): Columns) -> QueuedWork {
+    QueuedWork { seq, owner, remote_chat, dedupe_key, payload }
 }
 
 impl Store {
@@ -106,66 +106,59 @@ impl Store {
         owner: &str,
         remote_chat: &str,
     ) -> Result<Option<QueuedWork>, StoreError> {
+        Ok(self.pending_portal_work(owner, remote_chat, 1).await?.pop())
+    }
+
+    /// Up to `limit` of the oldest unfinished work of one portal, in order.
+    pub async fn pending_portal_work(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+        limit: i64,
+    ) -> Result<Vec<QueuedWork>, StoreError> {
         Ok(on_db!(self, |db| {
-            db.fetch_optional_as::<Columns>(
-                "SELECT seq, owner, remote_chat, dedupe_key, payload, attempts FROM portal_queue
-                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT 1",
-                args![owner, remote_chat],
-            )
-            .await?
-            .map(work_from)
-        }))
-    }
-
-    /// Takes up to `limit` of the oldest unfinished work of one portal, in order, counting an
-    /// attempt at each (one write for all of them). The `attempts` returned are those before
-    /// this one: above 0, the item ran before and may have taken effect in part.
-    pub async fn claim_portal_work(
-        &self,
-        owner: &str,
-        remote_chat: &str,
-        limit: i64,
-    ) -> Result<Vec<QueuedWork>, StoreError> {
-        self.finish_and_claim_portal_work(&[], &[], owner, remote_chat, limit).await
-    }
-
-    /// Marks the items `done` done, records the messages they bridged, and claims the next
-    /// ones as [`Self::claim_portal_work`] does (none with `limit` 0), in one commit: a
-    /// worker's step from one batch to the next.
-    pub async fn finish_and_claim_portal_work(
-        &self,
-        done: &[i64],
-        bridged: &[MessageRow],
-        owner: &str,
-        remote_chat: &str,
-        limit: i64,
-    ) -> Result<Vec<QueuedWork>, StoreError> {
-        let mut claimed = in_transaction!(self, |db| {
-            if let Some((sql, values)) = super::stamp_now_sql("portal_queue", "done_at", done) {
-                db.execute(&sql, &values).await?;
-            }
-            super::messages::insert_messages(&mut db, bridged).await?;
             db.fetch_all_as::<Columns>(
-                "UPDATE portal_queue SET attempts = attempts + 1 WHERE seq IN (
-                     SELECT seq FROM portal_queue
-                     WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL
-                     ORDER BY seq LIMIT $3)
-                 RETURNING seq, owner, remote_chat, dedupe_key, payload, attempts - 1",
+                "SELECT seq, owner, remote_chat, dedupe_key, payload FROM portal_queue
+                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT $3",
                 args![owner, remote_chat, limit],
             )
             .await?
             .into_iter()
             .map(work_from)
-            .collect::<Vec<_>>()
-        });
-        // RETURNING gives no order.
-        claimed.sort_by_key(|work| work.seq);
-        Ok(claimed)
+            .collect()
+        }))
     }
 
-    /// Marks the work items `seqs` done.
-    pub async fn finish_portal_work_items(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        self.stamp_now("portal_queue", "done_at", seqs).await
+    /// Marks the items `done` done and records the messages they bridged, in one commit
+    /// (none when there is nothing to write).
+    pub async fn finish_portal_work(
+        &self,
+        done: &[i64],
+        bridged: &[MessageRow],
+    ) -> Result<(), StoreError> {
+        if done.is_empty() && bridged.is_empty() {
+            return Ok(());
+        }
+        in_transaction!(self, |db| {
+            if let Some((sql, values)) = super::stamp_now_sql("portal_queue", "done_at", done) {
+                db.execute(&sql, &values).await?;
+            }
+            super::messages::insert_messages(&mut db, bridged).await?;
+        });
+        Ok(())
+    }
+
+    /// The newest work's `seq` (0 for none): work up to it was queued before this start, and
+    /// the last run may have applied it in part.
+    pub async fn last_portal_work_seq(&self) -> Result<i64, StoreError> {
+        let last = on_db!(self, |db| {
+            db.fetch_optional_as::<(i64,)>(
+                "SELECT seq FROM portal_queue ORDER BY seq DESC LIMIT 1",
+                args![],
+            )
+            .await?
+        });
+        Ok(last.map_or(0, |(seq,)| seq))
     }
 
     /// Every portal with unfinished work (to restart their workers after a restart).
