@@ -51,6 +51,12 @@ pub async fn run(
         return;
     }
     let mut reg = shared.hub.register(&user.id, channel.sender());
+    // Un-enlisted between the log-in and the registration: the kick missed this channel.
+    if let Ok(None) = shared.store.user(&user.id).await {
+        shared.hub.unregister(&user.id, reg.conn_id);
+        channel.close(CloseCode::Unenlisted, "unenlisted by the partner").await;
+        return;
+    }
     tracing::info!(user = %user.id, "channel open");
     let pump = tokio::spawn(mailbox::pump(
         shared.clone(),

@@ -155,6 +155,11 @@ pub async fn unenlist(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         Ok(None) => return fail(EnlistFailure::NotEnlisted, "no such user"),
         Err(_) => return internal(),
     };
+    // Deleted first: a channel that opens meanwhile registers after the kick below, and then
+    // finds the user gone (`chat::session`), so no channel outlives the user.
+    if shared.store.delete_user(&user.id).await.is_err() {
+        return internal();
+    }
     if let Some(conn) = shared.hub.get(&user.id) {
         let n = interop_proto::stanza::Notification {
             id: "unenlisted".into(),
@@ -166,9 +171,6 @@ pub async fn unenlist(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
         let _ = conn.sender.send(&interop_proto::Stanza::Notification(n)).await;
     }
     shared.hub.kick(&user.id, CloseCode::Unenlisted);
-    if shared.store.delete_user(&user.id).await.is_err() {
-        return internal();
-    }
     tracing::info!(user = %user.id, "un-enlisted");
     Json(EnlistResponse::Ok { login: user.id }).into_response()
 }
