@@ -92,7 +92,11 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
         };
         if drained {
             if *shutdown.borrow() {
-                return;
+                // Only a look taken on the way out is sure to have left nothing behind.
+                if shutting_down {
+                    return;
+                }
+                continue;
             }
             tokio::select! {
                 _ = wake.notified() => {}
@@ -102,7 +106,8 @@ pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Re
     }
 }
 
-/// Processes one batch; returns true when nothing was pending.
+/// Processes one batch; returns true when nothing is left pending (as far as it knows: a
+/// transaction stored meanwhile wakes the worker).
 async fn process_pending(
     bridge: &Arc<Bridge>,
     lane: &ephemeral::Lane,
@@ -131,8 +136,11 @@ async fn process_pending(
     if pending.is_empty() {
         return Ok(true);
     }
+    // A short batch was all there was: what arrived meanwhile left a wake-up behind, so the
+    // worker need not look again first (except on the way out, when nothing wakes it).
+    let all = (pending.len() as i64) < BATCH && !shutting_down;
     process_batch(bridge, lane, pending).await?;
-    Ok(false)
+    Ok(all)
 }
 
 async fn process_batch(

@@ -124,6 +124,9 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
     let mut done: Vec<i64> = Vec::with_capacity(BATCH as usize);
     // Items this worker tried that had to wait: when they run again, they are replays.
     let mut tried: HashSet<i64> = HashSet::new();
+    // The last batch was all there was: work queued since left a wake-up behind, so the
+    // worker waits for that instead of reading the queue again first.
+    let mut took_all = false;
     loop {
         let Some(bridge) = bridge_weak.upgrade() else { return };
         if let Err(error) = finish(&bridge, &done, owner, chat).await {
@@ -135,7 +138,12 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             continue;
         }
         done.clear();
-        let pending = match bridge.store.pending_portal_work(owner, chat, BATCH).await {
+        let pending = match took_all {
+            true => Ok(Vec::new()),
+            false => bridge.store.pending_portal_work(owner, chat, BATCH).await,
+        };
+        took_all = false;
+        let pending = match pending {
             Ok(pending) => pending,
             Err(error) => {
                 tracing::error!(%error, %owner, %chat, "cannot read the portal queue; retrying");
@@ -175,6 +183,7 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             }
         }
         let Some((seq, reason)) = waits else {
+            took_all = (pending.len() as i64) < BATCH;
             delay = RETRY_FIRST;
             continue;
         };

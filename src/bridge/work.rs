@@ -31,7 +31,8 @@ pub enum PortalWork {
 
 impl PortalWork {
     /// The queued form of a remote event, with its chat and de-duplication key; `None` for
-    /// events that are not portal work (typing, connection state, capabilities).
+    /// events that are not portal work (typing, delivery receipts, connection state,
+    /// capabilities).
     pub fn from_remote(owner: &str, event: &RemoteEvent) -> Option<(String, String, Self)> {
         Some(match event {
             RemoteEvent::Message { from, id, timestamp_ms, content } => (
@@ -53,6 +54,8 @@ impl PortalWork {
                     timestamp_ms: *timestamp_ms,
                 },
             ),
+            // Matrix has no delivery receipts: nothing to store or do.
+            RemoteEvent::Receipt { read: false, .. } => return None,
             RemoteEvent::Receipt { from, ids, read } => (
                 from.clone(),
                 format!("rr|{owner}|{from}|{}|{read}", ids.join(",")),
@@ -101,6 +104,15 @@ mod tests {
         };
         assert_eq!(PortalWork::decode_content(&content).unwrap().text, "hi");
         assert!(PortalWork::decode_content("!!").is_err());
+    }
+
+    #[test]
+    fn read_receipts_are_work_and_delivery_receipts_are_not() {
+        let receipt =
+            |read| RemoteEvent::Receipt { from: "491@native".into(), ids: vec!["A".into()], read };
+        let (chat, key, _) = PortalWork::from_remote("@a:x", &receipt(true)).unwrap();
+        assert_eq!((chat.as_str(), key.as_str()), ("491@native", "rr|@a:x|491@native|A|true"));
+        assert!(PortalWork::from_remote("@a:x", &receipt(false)).is_none());
     }
 
     #[test]
