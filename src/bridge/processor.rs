@@ -217,7 +217,7 @@ pub(super) async fn queue_portal_event(
         .store
         .enqueue_portal_work(&work.owner, &work.remote_chat, &work.dedupe_key, &work.payload)
         .await?;
-    bridge.queues.wake(bridge, &work.owner, &work.remote_chat, queue::Direction::ToRemote);
+    bridge.queues.wake(bridge, &work.owner, &work.remote_chat);
     Ok(queued)
 }
 
@@ -275,7 +275,7 @@ async fn portal_work_for(
         Ok(payload) => Ok(Some(NewPortalWork {
             owner: portal.owner.to_string(),
             remote_chat: portal.remote_chat.clone(),
-            dedupe_key: format!("{}{}", super::work::MATRIX_EVENT_KEY, event.event_id()),
+            dedupe_key: format!("m|{}", event.event_id()),
             payload,
         })),
         Err(error) => {

@@ -1,17 +1,16 @@
-//! One ordered worker per portal and direction.
+//! One ordered worker per portal.
 //!
-//! Work for a portal is stored in `portal_queue` first; then the portal's worker for that
-//! direction ([`Direction`]) is woken. A worker reads the oldest unfinished items (up to
-//! [`BATCH`]), applies them in order, and marks them done only after they took effect (in one
-//! commit with the records of the messages they bridged, [`super::mappings`]). So a crash
-//! replays them, and the idempotent sends make the replay harmless: a homeserver send looks for
-//! its event first when the item is a replay, and an interop message keeps a stable id, which
-//! the gatekeeper de-duplicates. Which items are replays is known without writing anything down
-//! as they start: every item queued before this start ([`PortalQueues::new`]) may have been
-//! applied in part by the last run, and so may an item this run tried that had to wait. An item
-//! that cannot go now (the gatekeeper channel is down, the homeserver is unreachable) stays at
-//! the head, so later items never overtake it. Workers exit when idle and are started again by
-//! the next wake.
+//! Work for a portal (both directions) is stored in `portal_queue` first; then the portal's
+//! worker is woken. A worker reads the oldest unfinished items (up to [`BATCH`]), applies them
+//! in order, and marks them done only after they took effect (in one commit with the records
+//! of the messages they bridged, [`super::mappings`]). So a crash replays them, and the
+//! idempotent sends make the replay harmless: a homeserver send looks for its event first when
+//! the item is a replay, and an interop message keeps a stable id, which the gatekeeper
+//! de-duplicates. Which items are replays is known without writing anything down as they start:
+//! every item queued before this start ([`PortalQueues::new`]) may have been applied in part by
+//! the last run, and so may an item this run tried that had to wait. An item that cannot go now
+//! (the gatekeeper channel is down, the homeserver is unreachable) stays at the head, so later
+//! items never overtake it. Workers exit when idle and are started again by the next wake.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -44,36 +43,9 @@ pub enum Outcome {
     Later(String),
 }
 
-/// Which way a portal's work goes. Each direction has a worker and an order of its own, so that
-/// a backlog one way (Matrix can push faster than the gatekeeper takes) does not hold up the
-/// other. Order across the directions is kept by cause and effect: a reply, reaction or
-/// receipt can only refer to a message its writer has seen, which was bridged already.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Matrix events, to the gatekeeper.
-    ToRemote,
-    /// The contact's messages, receipts and changes, and opening the portal, to Matrix.
-    ToMatrix,
-}
+type PortalKey = (String, String);
 
-impl Direction {
-    /// The direction of queued work, by its de-duplication key.
-    pub fn of_key(dedupe_key: &str) -> Self {
-        match dedupe_key.starts_with(super::work::MATRIX_EVENT_KEY) {
-            true => Direction::ToRemote,
-            false => Direction::ToMatrix,
-        }
-    }
-
-    /// How the store picks this direction's work: by whether its key has this prefix.
-    fn keys(self) -> (&'static str, bool) {
-        (super::work::MATRIX_EVENT_KEY, self == Direction::ToRemote)
-    }
-}
-
-type PortalKey = (String, String, Direction);
-
-/// The running workers, by portal `(owner, remote_chat)` and direction.
+/// The running workers, by portal `(owner, remote_chat)`.
 pub struct PortalQueues {
     workers: Mutex<HashMap<PortalKey, Arc<Notify>>>,
     /// Items up to this `seq` were queued before this start: replays.
@@ -87,9 +59,9 @@ impl PortalQueues {
         Self { workers: Mutex::default(), replays_up_to }
     }
 
-    /// Wakes the worker of a portal's direction, starting it if needed.
-    pub fn wake(&self, bridge: &Arc<Bridge>, owner: &str, remote_chat: &str, way: Direction) {
-        let key = (owner.to_owned(), remote_chat.to_owned(), way);
+    /// Wakes the worker of a portal, starting it if needed.
+    pub fn wake(&self, bridge: &Arc<Bridge>, owner: &str, remote_chat: &str) {
+        let key = (owner.to_owned(), remote_chat.to_owned());
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(notify) = workers.get(&key) {
             notify.notify_one();
@@ -108,8 +80,7 @@ impl PortalQueues {
                     tracing::info!(portals = portals.len(), "resuming unfinished portal work");
                 }
                 for (owner, chat) in portals {
-                    self.wake(bridge, &owner, &chat, Direction::ToMatrix);
-                    self.wake(bridge, &owner, &chat, Direction::ToRemote);
+                    self.wake(bridge, &owner, &chat);
                 }
             }
             Err(error) => tracing::error!(%error, "cannot read unfinished portal work"),
@@ -139,17 +110,15 @@ pub async fn store_and_wake(
     bridge.store.queue_portal_work(work, processed_transactions).await?;
     let mut woken = HashSet::new();
     for item in work {
-        let way = Direction::of_key(&item.dedupe_key);
-        if woken.insert((&item.owner, &item.remote_chat, way)) {
-            bridge.queues.wake(bridge, &item.owner, &item.remote_chat, way);
+        if woken.insert((&item.owner, &item.remote_chat)) {
+            bridge.queues.wake(bridge, &item.owner, &item.remote_chat);
         }
     }
     Ok(())
 }
 
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {
-    let (owner, chat, way) = (&key.0, &key.1, key.2);
-    let (prefix, with_prefix) = way.keys();
+    let (owner, chat) = (&key.0, &key.1);
     let mut delay = RETRY_FIRST;
     // Items that took effect, marked done before the next read (one write for them all).
     let mut done: Vec<i64> = Vec::with_capacity(BATCH as usize);
@@ -171,9 +140,7 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
         done.clear();
         let pending = match took_all {
             true => Ok(Vec::new()),
-            false => {
-                bridge.store.pending_portal_work(owner, chat, BATCH, prefix, with_prefix).await
-            }
+            false => bridge.store.pending_portal_work(owner, chat, BATCH).await,
         };
         took_all = false;
         let pending = match pending {
@@ -194,9 +161,8 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             // the last look and the removal starts a new worker instead of being stranded.
             let Some(bridge) = bridge_weak.upgrade() else { return };
             bridge.queues.retire(&key, &notify);
-            let left = bridge.store.pending_portal_work(owner, chat, 1, prefix, with_prefix).await;
-            if left.is_ok_and(|left| !left.is_empty()) {
-                bridge.queues.wake(&bridge, owner, chat, way);
+            if let Ok(Some(_)) = bridge.store.next_portal_work(owner, chat).await {
+                bridge.queues.wake(&bridge, owner, chat);
             }
             return;
         }

@@ -10,10 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::gatekeeper::RemoteEvent;
 
-/// The start of the de-duplication key of a Matrix event's work (`m|<event id>`), which tells
-/// it apart from work that goes to Matrix.
-pub const MATRIX_EVENT_KEY: &str = "m|";
-
 // Externally tagged: an internally tagged enum buffers its fields, which a raw Matrix event
 // (kept as `Raw`, unparsed) cannot go through.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,10 +3,7 @@
 use ruma::events::room::message::RoomMessageEventContent;
 
 use super::CommandContext;
-use crate::{
-    bridge::{queue::Direction, work::PortalWork},
-    gatekeeper::GatekeeperError,
-};
+use crate::{bridge::work::PortalWork, gatekeeper::GatekeeperError};
 
 fn notice(text: impl Into<String>) -> RoomMessageEventContent {
     RoomMessageEventContent::notice_plain(text)
@@ -75,7 +72,7 @@ pub async fn run(ctx: &CommandContext<'_>) -> RoomMessageEventContent {
     if let Err(error) = stored {
         return notice(format!("Sorry, the bridge cannot write to its database: {error}"));
     }
-    bridge.queues.wake(bridge, user, &contact.remote_id, Direction::ToMatrix);
+    bridge.queues.wake(bridge, user, &contact.remote_id);
     let name = if contact.display_name.is_empty() {
         phone.clone()
     } else {

@@ -106,43 +106,26 @@ impl Store {
         owner: &str,
         remote_chat: &str,
     ) -> Result<Option<QueuedWork>, StoreError> {
-        Ok(on_db!(self, |db| {
-            db.fetch_optional_as::<Columns>(
-                "SELECT seq, owner, remote_chat, dedupe_key, payload FROM portal_queue
-                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT 1",
-                args![owner, remote_chat],
-            )
-            .await?
-            .map(work_from)
-        }))
+        Ok(self.pending_portal_work(owner, remote_chat, 1).await?.pop())
     }
 
-    /// Up to `limit` of the oldest unfinished work of one portal whose `dedupe_key` starts with
-    /// `key_prefix` (or, with `with_prefix` false, does not), in order.
+    /// Up to `limit` of the oldest unfinished work of one portal, in order.
     pub async fn pending_portal_work(
         &self,
         owner: &str,
         remote_chat: &str,
         limit: i64,
-        key_prefix: &str,
-        with_prefix: bool,
     ) -> Result<Vec<QueuedWork>, StoreError> {
-        // `substr` and not `LIKE`: SQLite's LIKE ignores case, and `_` and `%` would match
-        // anything.
-        let sql = format!(
-            "SELECT seq, owner, remote_chat, dedupe_key, payload FROM portal_queue
-             WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL
-               AND (substr(dedupe_key, 1, {len}) {op} $4)
-             ORDER BY seq LIMIT $3",
-            len = key_prefix.chars().count(),
-            op = if with_prefix { "=" } else { "<>" },
-        );
         Ok(on_db!(self, |db| {
-            db.fetch_all_as::<Columns>(&sql, args![owner, remote_chat, limit, key_prefix])
-                .await?
-                .into_iter()
-                .map(work_from)
-                .collect()
+            db.fetch_all_as::<Columns>(
+                "SELECT seq, owner, remote_chat, dedupe_key, payload FROM portal_queue
+                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT $3",
+                args![owner, remote_chat, limit],
+            )
+            .await?
+            .into_iter()
+            .map(work_from)
+            .collect()
         }))
     }
 
