@@ -332,36 +332,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Writer<S> {
     }
 
     /// Writes the frames, flushes once and answers each send; false when the channel broke.
+    /// A send counts as written only once the flush after it succeeded.
     async fn write_batch(&mut self, batch: Vec<(Vec<u8>, SendDone)>) -> bool {
-        let mut results = Vec::with_capacity(batch.len());
-        let mut broken = None;
-        for (bytes, done) in batch {
-            if broken.is_some() {
-                results.push((done, Err(TransportError::ChannelClosed)));
-                continue;
-            }
-            match self.feed_frame(&bytes).await {
-                Ok(()) => results.push((done, Ok(()))),
-                Err(e) => {
-                    broken = Some(());
-                    results.push((done, Err(e)));
-                }
+        let mut failure = None;
+        for (bytes, _) in &batch {
+            if let Err(e) = self.feed_frame(bytes).await {
+                failure = Some(e);
+                break;
             }
         }
-        if broken.is_none()
+        if failure.is_none()
             && let Err(e) = self.sink.flush().await
         {
-            // Nothing sent is known to have left: the first hears why, the rest that it broke.
-            broken = Some(());
-            let mut error = Some(TransportError::from(e));
-            for (_, result) in &mut results {
-                *result = Err(error.take().unwrap_or(TransportError::ConnectionLost));
-            }
+            failure = Some(e.into());
         }
-        for (done, result) in results {
-            let _ = done.send(result);
+        let broken = failure.is_some();
+        // Nothing of the batch is known to have left: the first hears why, the rest that the
+        // channel broke.
+        for (_, done) in batch {
+            let _ = done.send(match failure.take() {
+                Some(error) => Err(error),
+                None if broken => Err(TransportError::ConnectionLost),
+                None => Ok(()),
+            });
         }
-        broken.is_none()
+        !broken
     }
 
     /// The reading half stopped: tell the owner why, and close as that calls for.
