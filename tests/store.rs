@@ -89,13 +89,13 @@ async fn transactions_keep_arrival_order_and_dedupe_on_id_and_content() {
             [("1", r#"{"events":[1]}"#), ("2", r#"{"events":[2]}"#), ("1", r#"{"events":[3]}"#)],
             "{name}"
         );
-        store.mark_transactions_processed(&[pending[0].seq]).await.unwrap();
+        store.queue_portal_work(&[], &[pending[0].seq]).await.unwrap();
         let pending = store.pending_transactions(10).await.unwrap();
         assert_eq!(pending.len(), 2, "{name}");
         assert_eq!(pending[0].txn_id, "2", "{name}");
         // Several in one write; none is a no-op.
-        store.mark_transactions_processed(&[]).await.unwrap();
-        store.mark_transactions_processed(&[pending[0].seq, pending[1].seq]).await.unwrap();
+        store.queue_portal_work(&[], &[]).await.unwrap();
+        store.queue_portal_work(&[], &[pending[0].seq, pending[1].seq]).await.unwrap();
         assert!(store.pending_transactions(10).await.unwrap().is_empty(), "{name}");
         // A processed transaction is still a duplicate when the homeserver retries it.
         assert_eq!(
@@ -115,7 +115,7 @@ async fn pruning_removes_only_old_processed_transactions() {
         store.insert_transaction("a", "{}").await.unwrap();
         store.insert_transaction("b", "{\"x\":1}").await.unwrap();
         let first = store.pending_transactions(1).await.unwrap().remove(0);
-        store.mark_transactions_processed(&[first.seq]).await.unwrap();
+        store.queue_portal_work(&[], &[first.seq]).await.unwrap();
         // Nothing is old enough yet.
         assert_eq!(store.prune_processed_transactions(60_000).await.unwrap(), 0, "{name}");
         // With age 0 (after a moment) the processed one goes, the pending one stays.

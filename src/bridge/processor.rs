@@ -163,7 +163,8 @@ async fn process_batch(
         work.append(&mut queued);
         processed.push(transaction.seq);
     }
-    queue::store_and_wake(bridge, &work, &processed).await
+    queue::store_and_wake(bridge, &work, &processed).await?;
+    Ok(())
 }
 
 /// Handles a transaction's events: bot commands at once, portal events into `work`.
@@ -213,12 +214,7 @@ pub(super) async fn queue_portal_event(
     event: &AnyTimelineEvent,
 ) -> Result<bool, StoreError> {
     let Some(work) = portal_work_for(bridge, raw, event).await? else { return Ok(false) };
-    let queued = bridge
-        .store
-        .enqueue_portal_work(&work.owner, &work.remote_chat, &work.dedupe_key, &work.payload)
-        .await?;
-    bridge.queues.wake(bridge, &work.owner, &work.remote_chat);
-    Ok(queued)
+    Ok(queue::store_and_wake(bridge, &[work], &[]).await? == 1)
 }
 
 /// The portal work an event is, if any: the owner's events, and with relay mode on, messages

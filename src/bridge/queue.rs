@@ -98,23 +98,24 @@ impl PortalQueues {
 
 /// Stores portal work, in order, and marks the homeserver transactions it came from processed,
 /// in one write ([`crate::store::Store::queue_portal_work`]); then wakes the workers of the
-/// portals that got work.
+/// portals that got work. Returns how many items were newly queued (work queued before is
+/// not queued again). Every way work enters a portal queue goes through here.
 pub async fn store_and_wake(
     bridge: &Arc<Bridge>,
     work: &[NewPortalWork],
     processed_transactions: &[i64],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     if work.is_empty() && processed_transactions.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    bridge.store.queue_portal_work(work, processed_transactions).await?;
+    let queued = bridge.store.queue_portal_work(work, processed_transactions).await?;
     let mut woken = HashSet::new();
     for item in work {
         if woken.insert((&item.owner, &item.remote_chat)) {
             bridge.queues.wake(bridge, &item.owner, &item.remote_chat);
         }
     }
-    Ok(())
+    Ok(queued)
 }
 
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {

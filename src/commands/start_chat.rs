@@ -3,7 +3,11 @@
 use ruma::events::room::message::RoomMessageEventContent;
 
 use super::CommandContext;
-use crate::{bridge::work::PortalWork, gatekeeper::GatekeeperError};
+use crate::{
+    bridge::{queue, work::PortalWork},
+    gatekeeper::GatekeeperError,
+    store::NewPortalWork,
+};
 
 fn notice(text: impl Into<String>) -> RoomMessageEventContent {
     RoomMessageEventContent::notice_plain(text)
@@ -63,16 +67,19 @@ pub async fn run(ctx: &CommandContext<'_>) -> RoomMessageEventContent {
     }
     let work = PortalWork::Open;
     let key = format!("open|{user}|{}|{}", contact.remote_id, crate::store::now_ms());
-    let stored = match serde_json::to_string(&work) {
-        Ok(payload) => {
-            bridge.store.enqueue_portal_work(user, &contact.remote_id, &key, &payload).await
-        }
+    let payload = match serde_json::to_string(&work) {
+        Ok(payload) => payload,
         Err(error) => return notice(format!("Sorry, something went wrong: {error}")),
     };
-    if let Err(error) = stored {
+    let open = NewPortalWork {
+        owner: user.to_owned(),
+        remote_chat: contact.remote_id.clone(),
+        dedupe_key: key,
+        payload,
+    };
+    if let Err(error) = queue::store_and_wake(bridge, &[open], &[]).await {
         return notice(format!("Sorry, the bridge cannot write to its database: {error}"));
     }
-    bridge.queues.wake(bridge, user, &contact.remote_id);
     let name = if contact.display_name.is_empty() {
         phone.clone()
     } else {

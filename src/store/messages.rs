@@ -80,12 +80,6 @@ pub(super) async fn insert_messages(
 }
 
 impl Store {
-    /// Records a bridged message; a second record of the same message changes nothing.
-    pub async fn insert_message(&self, m: &MessageRow) -> Result<(), StoreError> {
-        on_db!(self, |db| insert_messages(&mut db, std::slice::from_ref(m)).await?);
-        Ok(())
-    }
-
     pub async fn message_by_event(
         &self,
         room_id: &str,

@@ -217,15 +217,6 @@ impl Store {
         Ok(())
     }
 
-    /// Sets `column` of `table` to now on the rows whose `seq` is one of `seqs`, in one
-    /// statement: how a batch of queued work or transactions is marked handled.
-    async fn stamp_now(&self, table: &str, column: &str, seqs: &[i64]) -> Result<(), StoreError> {
-        if let Some((sql, values)) = stamp_now_sql(table, column, seqs) {
-            on_db!(self, |db| db.execute(&sql, &values).await?);
-        }
-        Ok(())
-    }
-
     /// Closes the database; later queries fail.
     pub async fn close(&self) {
         match self {
@@ -270,7 +261,9 @@ fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreErro
 /// PostgreSQL (65,535) at up to five values a row.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// The statement of [`Store::stamp_now`] and its values; `None` when `seqs` is empty.
+/// The statement that sets `column` of `table` to now on the rows whose `seq` is one of `seqs`
+/// (how a batch of queued work or transactions is marked handled), and its values; `None` when
+/// `seqs` is empty.
 fn stamp_now_sql(
     table: &str,
     column: &str,

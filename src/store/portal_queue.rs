@@ -46,28 +46,27 @@ impl Store {
         dedupe_key: &str,
         payload: &str,
     ) -> Result<bool, StoreError> {
-        let result = on_db!(self, |db| {
-            db.execute(
-                "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedupe_key) DO NOTHING",
-                args![owner, remote_chat, dedupe_key, payload, now_ms()],
-            )
-            .await?
-        });
-        Ok(result == 1)
+        let work = NewPortalWork {
+            owner: owner.to_owned(),
+            remote_chat: remote_chat.to_owned(),
+            dedupe_key: dedupe_key.to_owned(),
+            payload: payload.to_owned(),
+        };
+        Ok(self.queue_portal_work(&[work], &[]).await? == 1)
     }
 
     /// Queues work, in order, and marks the homeserver transactions it came from processed
     /// (if it came from any), in one commit: should the bridge stop before it, the batch is
     /// processed again in full; after it, nothing of it is. Work queued before (same
-    /// `dedupe_key`) is not queued again.
+    /// `dedupe_key`) is not queued again. Returns how many items were newly queued.
     pub async fn queue_portal_work(
         &self,
         work: &[NewPortalWork],
         processed_transactions: &[i64],
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let now = now_ms();
-        in_transaction!(self, |db| {
+        let mut queued = 0;
+        Ok(in_transaction!(self, |db| {
             for rows in work.chunks(super::ROWS_PER_STATEMENT) {
                 let sql = format!(
                     "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
@@ -86,7 +85,7 @@ impl Store {
                         ]
                     })
                     .collect();
-                db.execute(&sql, &values).await?;
+                queued += db.execute(&sql, &values).await?;
             }
             let stamp = super::stamp_now_sql(
                 "appservice_transactions",
@@ -96,8 +95,8 @@ impl Store {
             if let Some((sql, values)) = stamp {
                 db.execute(&sql, &values).await?;
             }
-        });
-        Ok(())
+            queued
+        }))
     }
 
     /// The oldest unfinished work of one portal.

@@ -92,11 +92,6 @@ impl Store {
         });
         Ok(row.map(|(at,)| at))
     }
-
-    /// Marks the transactions `seqs` processed.
-    pub async fn mark_transactions_processed(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        self.stamp_now("appservice_transactions", "processed_at", seqs).await
-    }
 }
 
 impl Store {
