@@ -165,6 +165,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = {
         let mut shutdown_rx = shutdown_rx.clone();
         let router = appservice::router(state.clone());
+        // No Nagle: an answer written in parts would otherwise wait for the homeserver's
+        // delayed acknowledgement of the first (up to 40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
+            }
+        });
         tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

@@ -42,7 +42,9 @@ pub async fn connect(
     config: &ClientConfig,
 ) -> Result<(Channel, ServerHello), TransportError> {
     let fut = async {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        // Nagle off (`true`): records are small and written as they come, and with it on
+        // each one after the first waits for the peer's delayed ACK, up to 40 ms.
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
         run(ws, config).await
     };
     tokio::time::timeout(config.handshake_timeout, fut)
