@@ -10,7 +10,9 @@
 //! - the secret files `generate-registration` writes are readable by their owner only, and no
 //!   secret reaches the log, even at debug level with hostile input;
 //! - work a crash left in a portal's queue keeps its order across the two directions: an item
-//!   whose target is not recorded waits for the older work of the other direction.
+//!   whose target is not recorded waits for the older work of the other direction;
+//! - the bridge notices the homeserver going away and back, and then catches up on the events
+//!   it may have dropped.
 
 mod support;
 
@@ -362,5 +364,32 @@ async fn an_item_whose_target_is_unknown_waits_for_older_work_the_other_way() ->
     assert_eq!(portal[answer.unwrap_or_default()].0.as_deref(), Some(GHOST), "{portal:?}");
     let log = w.stop()?;
     assert!(log.contains("may still be recorded by earlier work"), "{log}");
+    Ok(())
+}
+
+/// Synapse drops the events in its appservice queue when it restarts. The bridge must notice
+/// the homeserver going away (it looks every second) and, once it is back, read the active
+/// portals' recent events to queue what was never pushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_that_went_away_is_caught_up_on_when_it_is_back() -> anyhow::Result<()> {
+    let mut w = World::start().await?;
+    // The portal becomes active (queued work), so a catch-up reads it.
+    let hi = w.text(PORTAL, ALICE, "hi");
+    w.push(json!({"events": [hi]})).await?;
+    w.hs.wait_for_message(PORTAL, "not logged in").await?;
+    let reads = |hs: &FakeHomeserver| {
+        let path = format!("/_matrix/client/v3/rooms/{PORTAL}/messages");
+        hs.calls().iter().filter(|c| c.path == path).count()
+    };
+    let before = reads(&w.hs);
+
+    w.hs.away("/_matrix/client/versions", std::time::Duration::from_secs(3));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reads(&w.hs) == before {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no catch-up after the outage");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let log = w.stop()?;
+    assert!(log.contains("lost the homeserver"), "{log}");
     Ok(())
 }

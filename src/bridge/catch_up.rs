@@ -5,7 +5,7 @@
 //! between (a restart), the event is in the room but never reaches the bridge: a message lost
 //! (seen in the fault-injection test, `docs/reliability.md`).
 //!
-//! So whenever the homeserver may have restarted — it dropped the watch connection below, or
+//! So whenever the homeserver may have restarted — the watch below lost it, or
 //! the bridge itself (re)started — the transaction worker catches up before it goes on: it first
 //! applies the transactions stored before that moment (their events are older than any the
 //! homeserver could have dropped), then reads every recently active portal's events since a
@@ -20,7 +20,9 @@ use std::{sync::Arc, time::Duration};
 
 use ruma::{
     RoomId, UInt, UserId,
-    api::client::{filter::RoomEventFilter, message::get_message_events, sync::sync_events},
+    api::client::{
+        discovery::get_supported_versions, filter::RoomEventFilter, message::get_message_events,
+    },
     events::AnyTimelineEvent,
     serde::Raw,
 };
@@ -42,8 +44,8 @@ const ACTIVE_WITHIN_MS: i64 = 24 * 3600 * 1000;
 /// Never looked further back than this: the de-duplication keys of older events may be pruned
 /// (after 7 days), and such an event would be bridged a second time.
 const NEVER_BEFORE_MS: i64 = 6 * 24 * 3600 * 1000;
-/// The watch connection's long poll.
-const WATCH_POLL: Duration = Duration::from_secs(30);
+/// How often the watch looks for the homeserver.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether a catch-up is due, and since when the homeserver may have dropped events.
 #[derive(Debug, Default)]
@@ -181,64 +183,40 @@ fn id_and_time(raw: &Raw<AnyTimelineEvent>) -> Option<(String, i64)> {
     Some((event_id, ts))
 }
 
-/// Keeps one long-polling `/sync` open to the homeserver as the bot, only to notice the homeserver
-/// going away: then a catch-up is due, and the transaction worker is woken once it is back (a
-/// dropped event may have been the last one, with no transaction to come after it).
+/// Asks the homeserver every [`WATCH_EVERY`] whether it is there, only to notice it going
+/// away: then a catch-up is due, and the transaction worker is woken once it is back (a dropped
+/// event may have been the last one, with no transaction to come after it). A restart takes
+/// Synapse seconds, so it does not fit between two looks. (A long-polling `/sync` would notice
+/// at once, but Synapse refuses `/sync` to an appservice's own user.)
 pub async fn watch(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-    let mut since: Option<String> = None;
-    let mut delay = Duration::from_millis(500);
+    // At start the bridge has already noted a catch-up (`run.rs`).
+    let mut up = false;
     loop {
-        let mut request = sync_events::v3::Request::new();
-        request.since = since.clone();
-        request.timeout = Some(if since.is_some() { WATCH_POLL } else { Duration::ZERO });
-        request.filter = Some(sync_events::v3::Filter::FilterDefinition(nothing()));
-        // Watching is not being online.
-        request.set_presence = ruma::presence::PresenceState::Offline;
+        let request = get_supported_versions::Request::new();
         let result = tokio::select! {
-            // No retries inside: a broken connection is the news this is waiting for.
+            // No retries inside: a failure is the news this is waiting for.
             result = bridge.bot.send_with(request, Retry::RateLimitsOnly) => result,
             _ = shutdown.changed() => return,
         };
         match result {
-            Ok(response) => {
-                if since.is_none() {
-                    // Connected again after losing the homeserver (or at start): catch up now.
-                    wake.notify_one();
-                }
-                since = Some(response.next_batch);
-                delay = Duration::from_millis(500);
+            Ok(_) if !up => {
+                // Back after losing the homeserver (or at start): catch up now.
+                up = true;
+                wake.notify_one();
             }
-            Err(error) => {
-                if since.is_some() {
-                    tracing::info!(%error, "lost the homeserver; catching up on events once it is back");
-                    bridge.catch_up.needed(now_ms());
-                    since = None;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.changed() => return,
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
+            Ok(_) => {}
+            Err(error) if up => {
+                tracing::info!(%error, "lost the homeserver; catching up on events once it is back");
+                bridge.catch_up.needed(now_ms());
+                up = false;
             }
+            Err(error) => tracing::debug!(%error, "the homeserver is still away"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = shutdown.changed() => return,
         }
     }
-}
-
-/// A sync filter that matches nothing: the watch wants the connection, not the data.
-fn nothing() -> ruma::api::client::filter::FilterDefinition {
-    use ruma::api::client::filter::{Filter, FilterDefinition, RoomFilter};
-    let none = || {
-        let mut filter = Filter::default();
-        filter.types = Some(Vec::new());
-        filter
-    };
-    let mut room = RoomFilter::default();
-    room.rooms = Some(Vec::new());
-    let mut definition = FilterDefinition::default();
-    definition.room = room;
-    definition.presence = none();
-    definition.account_data = none();
-    definition
 }
 
 #[cfg(test)]

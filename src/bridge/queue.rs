@@ -176,7 +176,9 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
         let mut waits = None;
         for work in &pending {
             let replay = work.seq <= bridge.queues.replays_up_to || tried.contains(&work.seq);
-            match super::dispatch::apply(&bridge, work, replay).await {
+            let outcome = super::dispatch::apply(&bridge, work, replay).await;
+            tracing::debug!(seq = work.seq, key = %work.dedupe_key, replay, ?outcome, "applied portal work");
+            match outcome {
                 Outcome::Done => {
                     tried.remove(&work.seq);
                     done.push(work.seq);

@@ -97,6 +97,8 @@ pub struct Verdict {
     pub lost: Vec<u32>,
     pub duplicated: Vec<u32>,
     pub out_of_order: Vec<u32>,
+    /// For each item out of order, the arrivals around it (`r` a reaction, `t` a text).
+    pub reorders: Vec<String>,
     /// Replies that arrived pointing at another message, or at none.
     pub wrong_reply: Vec<u32>,
     pub unexpected: Vec<String>,
@@ -123,6 +125,9 @@ impl Verdict {
         line("duplicated", &self.duplicated);
         line("out of order", &self.out_of_order);
         line("reply pointing elsewhere", &self.wrong_reply);
+        for around in &self.reorders {
+            let _ = writeln!(out, "  {}: arrived in this order: {around}", self.name);
+        }
         for item in &self.unexpected {
             let _ = writeln!(out, "  {}: unexpected: {item}", self.name);
         }
@@ -146,6 +151,9 @@ fn verdict(name: &str, sent: &[Sent], seen: &[Seen]) -> Verdict {
     let mut verdict = Verdict { name: name.to_owned(), sent: sent.len(), ..Default::default() };
     let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
     let mut highest = 0;
+    // First arrivals, labelled, to show where an item out of order came.
+    let mut arrived: Vec<String> = Vec::new();
+    let mut late: Vec<usize> = Vec::new();
     for item in seen {
         let n = match item {
             Seen::Text { n, reply_to } => {
@@ -181,11 +189,18 @@ fn verdict(name: &str, sent: &[Sent], seen: &[Seen]) -> Verdict {
             verdict.duplicated.push(n);
         }
         if *count == 1 {
+            let kind = if matches!(item, Seen::Reaction { .. }) { "r" } else { "t" };
+            arrived.push(format!("#{n}{kind}"));
             if n < highest {
                 verdict.out_of_order.push(n);
+                late.push(arrived.len() - 1);
             }
             highest = highest.max(n);
         }
+    }
+    for at in late {
+        let window = &arrived[at.saturating_sub(5)..(at + 3).min(arrived.len())];
+        verdict.reorders.push(window.join(" "));
     }
     verdict.delivered = by_n.keys().filter(|n| counts.contains_key(n)).count();
     verdict.lost = by_n.keys().copied().filter(|n| !counts.contains_key(n)).collect();

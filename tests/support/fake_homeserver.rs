@@ -44,6 +44,8 @@ struct Recorder {
     calls: Mutex<Vec<Call>>,
     /// Calls whose body contains the text are answered (and recorded) this much later.
     slow: Mutex<Vec<(String, Duration)>>,
+    /// Calls to the path are answered 502 until the instant: a homeserver away.
+    away: Mutex<Vec<(String, tokio::time::Instant)>>,
 }
 
 pub struct FakeHomeserver {
@@ -67,6 +69,13 @@ impl FakeHomeserver {
     pub fn slow_down(&self, needle: &str, delay: Duration) {
         let mut slow = self.recorder.slow.lock().unwrap_or_else(|e| e.into_inner());
         slow.push((needle.to_owned(), delay));
+    }
+
+    /// Answers calls to `path` with 502 for `how_long`, as a homeserver restarting would.
+    pub fn away(&self, path: &str, how_long: Duration) {
+        let until = tokio::time::Instant::now() + how_long;
+        let mut away = self.recorder.away.lock().unwrap_or_else(|e| e.into_inner());
+        away.push((path.to_owned(), until));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -144,7 +153,18 @@ async fn answer(
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let call = Call { method: method.to_string(), path: path.clone(), user_id, body };
-    let reply = reply_to(&call, recorder.calls.lock().map(|c| c.len()).unwrap_or(0));
+    let is_away = {
+        let away = recorder.away.lock().unwrap_or_else(|e| e.into_inner());
+        let now = tokio::time::Instant::now();
+        away.iter().any(|(p, until)| *p == call.path && now < *until)
+    };
+    let reply = match is_away {
+        true => {
+            let error = json!({"errcode": "M_UNKNOWN", "error": "restarting"});
+            (axum::http::StatusCode::BAD_GATEWAY, Json(error)).into_response()
+        }
+        false => reply_to(&call, recorder.calls.lock().map(|c| c.len()).unwrap_or(0)),
+    };
     recorder.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
     reply
 }
