@@ -139,7 +139,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let wake = Arc::new(Notify::new());
     let recent = store.recent_transaction_ids(1000).await.context("cannot read the database")?;
-    let highest = txn_order::highest_numbered(recent.iter().map(String::as_str));
+    // Newest first from the store; the order follows them as they arrived.
+    let order = txn_order::TxnOrder::resume(recent.iter().rev().map(String::as_str));
     let state = Arc::new(AppserviceState {
         hs_token: config.appservice.hs_token.clone(),
         max_body_bytes: config.appservice.max_body_bytes,
@@ -150,7 +151,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         wake_processor: wake.clone(),
         accepting: AtomicBool::new(true),
         partner,
-        order: txn_order::TxnOrder::new(highest, txn_order::MAX_WAIT),
+        order,
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {

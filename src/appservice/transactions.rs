@@ -60,12 +60,12 @@ pub async fn push_transaction(
     match state.store.insert_transaction(txn_id, text).await {
         Ok(TransactionInsert::Stored) => {
             tracing::debug!(txn_id, events = request.events.len(), "stored transaction");
-            state.order.stored(txn_id);
+            state.order.stored(txn_id, true);
             state.wake_processor.notify_one();
         }
         Ok(TransactionInsert::Duplicate) => {
             tracing::debug!(txn_id, "transaction already stored; acknowledging the retry");
-            state.order.stored(txn_id);
+            state.order.stored(txn_id, false);
         }
         Err(error) => {
             tracing::error!(txn_id, %error, "could not store a transaction; the homeserver will retry");
