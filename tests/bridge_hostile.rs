@@ -9,6 +9,8 @@
 //!   `hs_token` does nothing;
 //! - the secret files `generate-registration` writes are readable by their owner only, and no
 //!   secret reaches the log, even at debug level with hostile input;
+//! - work a crash left in a portal's queue keeps its order across the two directions: an item
+//!   whose target is not recorded waits for the older work of the other direction;
 //! - the bridge notices the homeserver going away and back, and then catches up on the events
 //!   it may have dropped.
 
@@ -17,8 +19,9 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 
 use interop_bridge::{
+    bridge::work::PortalWork,
     config::{DatabaseConfig, DatabaseKind},
-    store::{PortalRow, Store},
+    store::{Direction, NewPortalWork, PortalRow, Store},
 };
 use serde_json::{Value, json};
 use support::{Bridge, fake_homeserver::FakeHomeserver};
@@ -29,6 +32,7 @@ const MALLORY: &str = "@mallory:localhost"; // relay level in `Bridge::configure
 const GHOST: &str = "@wa_4915112345678:localhost";
 const MANAGEMENT: &str = "!management:localhost";
 const PORTAL: &str = "!portal:localhost";
+const CONTACT: &str = "4915112345678@native";
 
 struct World {
     hs: FakeHomeserver,
@@ -42,11 +46,16 @@ impl World {
     /// A configured and running bridge on the fake homeserver. Alice owns a portal with
     /// `GHOST`'s contact, stored before the start, and has a management room.
     async fn start() -> anyhow::Result<World> {
-        let hs = FakeHomeserver::start().await?;
+        World::start_with(FakeHomeserver::start().await?, &[]).await
+    }
+
+    /// Like [`World::start`], on `hs`, with `left_over` in the portal's queue before the bridge
+    /// starts, as a crash leaves it.
+    async fn start_with(hs: FakeHomeserver, left_over: &[NewPortalWork]) -> anyhow::Result<World> {
         let mut bridge = Bridge::configure()?;
         bridge.set_homeserver(&hs.url)?;
         let hs_token = bridge.config_value("hs_token")?;
-        seed_portal(&bridge).await?;
+        seed_portal(&bridge, left_over).await?;
         tokio::task::block_in_place(|| bridge.start())?;
         let mut world = World { hs, bridge, hs_token, next_event: 0, next_txn: 0 };
         let invite =
@@ -102,8 +111,9 @@ fn with_state_key(mut event: Value, state_key: &str) -> Value {
     event
 }
 
-/// Stores alice's portal with `GHOST`'s contact in the bridge's database, as `start-chat` would.
-async fn seed_portal(bridge: &Bridge) -> anyhow::Result<()> {
+/// Stores alice's portal with `GHOST`'s contact in the bridge's database, as `start-chat` would,
+/// and `work` in its queue.
+async fn seed_portal(bridge: &Bridge, work: &[NewPortalWork]) -> anyhow::Result<()> {
     let dir = bridge.config_path().parent().map(|d| d.to_owned()).unwrap_or_default();
     let db = DatabaseConfig {
         kind: DatabaseKind::Sqlite,
@@ -114,11 +124,12 @@ async fn seed_portal(bridge: &Bridge) -> anyhow::Result<()> {
     store.migrate().await?;
     let row = PortalRow {
         owner: ALICE.into(),
-        remote_chat: "4915112345678@native".into(),
+        remote_chat: CONTACT.into(),
         room_id: PORTAL.into(),
         relay: false,
     };
     store.insert_portal(&row).await?;
+    store.queue_portal_work(work, &[]).await?;
     store.close().await;
     Ok(())
 }
@@ -298,6 +309,61 @@ async fn a_command_delivered_again_is_run_and_answered_once() -> anyhow::Result<
     assert_eq!(pongs, 1, "the command ran again: {:?}", w.messages_in(MANAGEMENT));
     let log = w.stop()?;
     assert!(log.contains("command answered before the restart"), "{log}");
+    Ok(())
+}
+
+/// After a crash, a message's record can be missing while the other direction already applies
+/// an item that refers to it. Left in the queue: Alice's message (to the gatekeeper), then the
+/// contact's reply to a message the bridge has no record of (to Matrix). The reply must wait
+/// until Alice's older item is through, whose answer the homeserver is slow to give; without
+/// the rule it would be posted first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_target_is_unknown_waits_for_older_work_the_other_way() -> anyhow::Result<()>
+{
+    let mine = json!({
+        "type": "m.room.message", "event_id": "$mine", "room_id": PORTAL, "sender": ALICE,
+        "origin_server_ts": 1_700_000_000_000u64, "content": {"msgtype": "m.text", "body": "hi"},
+    });
+    let outbound = PortalWork::Matrix { event: serde_json::from_value(mine)? };
+    let mut reply = interop_proto::content::Content::text("the contact's answer");
+    reply.in_reply_to =
+        Some(interop_proto::content::MessageRef { id: "UNKNOWN1".into(), sender: "me".into() });
+    let inbound = PortalWork::RemoteMessage {
+        from: CONTACT.into(),
+        id: "R1".into(),
+        timestamp_ms: 1_700_000_000_001,
+        content: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            prost::Message::encode_to_vec(&reply),
+        ),
+    };
+    let item = |direction, key: &str, work: &PortalWork| -> anyhow::Result<NewPortalWork> {
+        Ok(NewPortalWork {
+            owner: ALICE.into(),
+            remote_chat: CONTACT.into(),
+            direction,
+            dedupe_key: key.into(),
+            payload: serde_json::to_string(work)?,
+        })
+    };
+    let left_over = [
+        item(Direction::ToRemote, "m|$mine", &outbound)?,
+        item(Direction::ToMatrix, &format!("rm|{ALICE}|{CONTACT}|R1"), &inbound)?,
+    ];
+    let hs = FakeHomeserver::start().await?;
+    // Alice is not logged in, so her message ends in a notice that says so: slow to be taken.
+    let refusal = "you are not logged in";
+    hs.slow_down(refusal, std::time::Duration::from_secs(3));
+    let w = World::start_with(hs, &left_over).await?;
+
+    w.hs.wait_for_message(PORTAL, "the contact's answer").await?;
+    let portal = w.messages_in(PORTAL);
+    let at = |needle: &str| portal.iter().position(|(_, body)| body.contains(needle));
+    let (notice, answer) = (at(refusal), at("the contact's answer"));
+    assert!(notice.is_some() && notice < answer, "the reply overtook older work: {portal:?}");
+    assert_eq!(portal[answer.unwrap_or_default()].0.as_deref(), Some(GHOST), "{portal:?}");
+    let log = w.stop()?;
+    assert!(log.contains("may still be recorded by earlier work"), "{log}");
     Ok(())
 }
 

@@ -307,26 +307,41 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
 }
 
 #[tokio::test]
-async fn portal_work_is_read_in_order_and_finished_in_batches_with_its_records() {
+async fn portal_work_is_read_in_order_by_direction_and_finished_with_its_records() {
+    use interop_bridge::store::Direction::{ToMatrix, ToRemote};
     for (name, store, _dir) in stores().await {
         let (alice, chat) = ("@alice:example.org", "4915@native");
         assert_eq!(store.last_portal_work_seq().await.unwrap(), 0, "{name}: nothing queued");
-        for key in ["k1", "k2", "k3"] {
-            assert!(store.enqueue_portal_work(alice, chat, key, key).await.unwrap(), "{name}");
+        // Both directions of one portal, interleaved.
+        let queued = [("m|k1", ToRemote), ("r1", ToMatrix), ("m|k2", ToRemote), ("m|k3", ToRemote)];
+        for (key, way) in queued {
+            assert!(store.enqueue_portal_work(alice, chat, way, key, key).await.unwrap(), "{name}");
         }
-        assert!(!store.enqueue_portal_work(alice, chat, "k1", "again").await.unwrap(), "{name}");
-        store.enqueue_portal_work(alice, "other@native", "k4", "k4").await.unwrap();
+        let again = store.enqueue_portal_work(alice, chat, ToRemote, "m|k1", "again").await;
+        assert!(!again.unwrap(), "{name}: a key is queued once");
+        store.enqueue_portal_work(alice, "other@native", ToRemote, "m|k4", "k4").await.unwrap();
         let last = store.last_portal_work_seq().await.unwrap();
 
         let keys = |work: &[interop_bridge::store::QueuedWork]| -> Vec<String> {
             work.iter().map(|w| w.dedupe_key.clone()).collect()
         };
-        let first = store.pending_portal_work(alice, chat, 2).await.unwrap();
-        assert_eq!(keys(&first), ["k1", "k2"], "{name}: oldest first");
-        assert!(first.iter().all(|w| w.seq <= last), "{name}");
+        let first = store.pending_portal_work(alice, chat, ToRemote, 2).await.unwrap();
+        assert_eq!(keys(&first), ["m|k1", "m|k2"], "{name}: oldest first, one direction");
+        assert!(first.iter().all(|w| w.seq <= last && w.direction == ToRemote), "{name}");
         // Not finished: read again.
-        let again = store.pending_portal_work(alice, chat, 10).await.unwrap();
-        assert_eq!(keys(&again), ["k1", "k2", "k3"], "{name}");
+        let again = store.pending_portal_work(alice, chat, ToRemote, 10).await.unwrap();
+        assert_eq!(keys(&again), ["m|k1", "m|k2", "m|k3"], "{name}");
+        let inbound = store.pending_portal_work(alice, chat, ToMatrix, 10).await.unwrap();
+        assert_eq!(keys(&inbound), ["r1"], "{name}: the other direction apart");
+        assert_eq!(inbound[0].direction, ToMatrix, "{name}");
+
+        // What an item waits for when its target is not found: older work the other way.
+        let (k1, r1, k2) = (again[0].seq, inbound[0].seq, again[1].seq);
+        assert!(!store.has_portal_work_before(alice, chat, ToMatrix, k1).await.unwrap(), "{name}");
+        assert!(store.has_portal_work_before(alice, chat, ToMatrix, k2).await.unwrap(), "{name}");
+        assert!(store.has_portal_work_before(alice, chat, ToRemote, r1).await.unwrap(), "{name}");
+        let elsewhere = store.has_portal_work_before(alice, "other@native", ToMatrix, i64::MAX);
+        assert!(!elsewhere.await.unwrap(), "{name}: another portal's work does not count");
 
         // Finishing a batch and recording what it bridged go together.
         let bridged = MessageRow {
@@ -345,12 +360,19 @@ async fn portal_work_is_read_in_order_and_finished_in_batches_with_its_records()
             Some(bridged),
             "{name}: the bridged message is recorded"
         );
-        let left = store.pending_portal_work(alice, chat, 10).await.unwrap();
-        assert_eq!(keys(&left), ["k3"], "{name}");
-        assert_eq!(
-            store.next_portal_work(alice, "other@native").await.unwrap().map(|w| w.dedupe_key),
-            Some("k4".to_owned()),
-            "{name}: another portal's work is apart"
-        );
+        let left = store.pending_portal_work(alice, chat, ToRemote, 10).await.unwrap();
+        assert_eq!(keys(&left), ["m|k3"], "{name}");
+        store.finish_portal_work(&[r1], &[]).await.unwrap();
+        let k3 = left[0].seq;
+        assert!(!store.has_portal_work_before(alice, chat, ToMatrix, k3).await.unwrap(), "{name}");
+        let other = store.pending_portal_work(alice, "other@native", ToRemote, 10).await.unwrap();
+        assert_eq!(keys(&other), ["m|k4"], "{name}: another portal's work is apart");
+        let mut pending = store.portals_with_pending_work().await.unwrap();
+        pending.sort_by(|a, b| a.1.cmp(&b.1));
+        let expected = [
+            (alice.to_owned(), chat.to_owned(), ToRemote),
+            (alice.to_owned(), "other@native".to_owned(), ToRemote),
+        ];
+        assert_eq!(pending, expected, "{name}: each portal and direction with work left");
     }
 }

@@ -28,19 +28,19 @@ pub async fn apply(bridge: &Arc<Bridge>, item: &QueuedWork, replay: bool) -> Out
     match work {
         PortalWork::Open => to_matrix::open(bridge, &owner, chat, replay).await,
         PortalWork::Matrix { event } => match portal::find(bridge, &owner, chat).await {
-            Ok(Some(portal)) => to_remote::apply(bridge, &portal, &event, replay).await,
+            Ok(Some(portal)) => to_remote::apply(bridge, item, &portal, &event, replay).await,
             Ok(None) => Outcome::Done,
             Err(error) => Outcome::Later(error.to_string()),
         },
         PortalWork::RemoteMessage { from, id, content, .. } => {
             let content = PortalWork::decode_content(&content);
-            to_matrix::message(bridge, &owner, chat, &from, &id, content, replay).await
+            to_matrix::message(bridge, item, &owner, &from, &id, content, replay).await
         }
         PortalWork::RemoteUndecryptable { from, id, .. } => {
-            to_matrix::undecryptable(bridge, &owner, chat, &from, &id, replay).await
+            to_matrix::undecryptable(bridge, item, &owner, &from, &id, replay).await
         }
         PortalWork::RemoteReceipt { ids, read, .. } => {
-            to_matrix::receipt(bridge, &owner, chat, &ids, read).await
+            to_matrix::receipt(bridge, item, &owner, &ids, read).await
         }
         PortalWork::IdentityChanged { .. } => {
             to_matrix::identity_changed(bridge, &owner, chat, &item.dedupe_key, replay).await

@@ -7,11 +7,15 @@
 //! ([`super::queue`]), and until then lookups find it here. Should the bridge stop before that
 //! commit, the item is not marked done either: it runs again as a replay, finds what it sent,
 //! and records it again.
+//!
+//! Each direction of a portal has its own worker, so after a crash a message's record can be
+//! missing while the other direction already applies an item that refers to the message; see
+//! [`Bridge::target_may_come`].
 
 use std::sync::Mutex;
 
 use super::Bridge;
-use crate::store::{MessageRow, StoreError};
+use crate::store::{MessageRow, QueuedWork, StoreError};
 
 /// The records made since their portal's worker last committed.
 #[derive(Default)]
@@ -60,6 +64,16 @@ impl Bridge {
             Some(row) => Ok(Some(row)),
             None => self.store.message_by_event(room_id, event_id).await,
         }
+    }
+
+    /// Whether a message that `item` refers to, and that was not found, may still be recorded:
+    /// the portal's other direction has unfinished work queued before `item`. After a crash
+    /// that work runs again and records what it bridged, so `item` waits for it instead of
+    /// going on without its target. Only older work counts, so two items never wait for each
+    /// other.
+    pub async fn target_may_come(&self, item: &QueuedWork) -> Result<bool, StoreError> {
+        let (owner, chat, other) = (&item.owner, &item.remote_chat, item.direction.other());
+        self.store.has_portal_work_before(owner, chat, other, item.seq).await
     }
 
     /// The bridged message `(remote_sender, remote_id)` of a portal, stored or not yet.

@@ -3,8 +3,8 @@
 //! From Matrix: stored transactions are taken in arrival order by the [`processor`]; commands
 //! and invites go to the [`bot`], portal events into the portal's queue ([`queue`]), typing and
 //! receipts straight to the gatekeeper ([`ephemeral`]). From the gatekeeper: each login's events
-//! arrive at [`remote_events`], which stores them in the same portal queues. A portal's worker
-//! applies its queue in order through [`dispatch`]: [`to_remote`] for Matrix events,
+//! arrive at [`remote_events`], which stores them in the same portal queues. A portal's workers
+//! (one per direction) apply its queue in order through [`dispatch`]: [`to_remote`] for Matrix events,
 //! [`to_matrix`] for gatekeeper events; their homeserver sends go through [`once`], which
 //! keeps a replay after a crash from posting an event twice (`docs/reliability.md`).
 
@@ -86,6 +86,10 @@ pub enum BridgeError {
     Corrupt(&'static str),
     #[error("cannot serialise: {0}")]
     Serialize(String),
+    /// The message an item refers to is not recorded yet, and may be after older work of the
+    /// other direction ([`Bridge::target_may_come`]).
+    #[error("the message it refers to may still be recorded by earlier work from the other side")]
+    TargetPending,
 }
 
 impl From<GhostError> for BridgeError {

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     config::PermissionLevel,
-    store::{NewPortalWork, StoreError, StoredTransaction},
+    store::{Direction, NewPortalWork, StoreError, StoredTransaction},
 };
 
 /// How many stored transactions are read per round.
@@ -271,6 +271,7 @@ async fn portal_work_for(
         Ok(payload) => Ok(Some(NewPortalWork {
             owner: portal.owner.to_string(),
             remote_chat: portal.remote_chat.clone(),
+            direction: Direction::ToRemote,
             dedupe_key: format!("m|{}", event.event_id()),
             payload,
         })),

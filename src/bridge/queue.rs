@@ -1,8 +1,13 @@
-//! One ordered worker per portal.
+//! One ordered worker per portal and direction.
 //!
-//! Work for a portal (both directions) is stored in `portal_queue` first; then the portal's
-//! worker is woken. A worker reads the oldest unfinished items (up to [`BATCH`]), applies them
-//! in order, and marks them done only after they took effect (in one commit with the records
+//! Work for a portal is stored in `portal_queue` first; then the portal's worker for its
+//! [`Direction`] is woken. Each direction has an order and a worker of its own, so a backlog one
+//! way (Matrix can push faster than the gatekeeper takes) does not hold up the other. Across the
+//! two, cause and effect keeps the order: a reply, reaction, edit, delete or receipt can only
+//! refer to a message its writer has seen, so that message was bridged already. After a crash
+//! it may not be recorded yet; an item whose target is not found then waits while the other
+//! direction has older unfinished work ([`Bridge::target_may_come`]). A worker reads the oldest
+//! unfinished items of its direction (up to [`BATCH`]), applies them in order, and marks them done only after they took effect (in one commit with the records
 //! of the messages they bridged, [`super::mappings`]). So a crash replays them, and the
 //! idempotent sends make the replay harmless: a homeserver send looks for its event first when
 //! the item is a replay, and an interop message keeps a stable id, which the gatekeeper
@@ -21,7 +26,7 @@ use std::{
 use tokio::sync::Notify;
 
 use super::Bridge;
-use crate::store::{NewPortalWork, StoreError};
+use crate::store::{Direction, NewPortalWork, StoreError};
 
 /// How many items a worker takes from its queue at once (one write marks them done).
 const BATCH: i64 = 32;
@@ -43,9 +48,9 @@ pub enum Outcome {
     Later(String),
 }
 
-type PortalKey = (String, String);
+type PortalKey = (String, String, Direction);
 
-/// The running workers, by portal `(owner, remote_chat)`.
+/// The running workers, by portal `(owner, remote_chat)` and direction.
 pub struct PortalQueues {
     workers: Mutex<HashMap<PortalKey, Arc<Notify>>>,
     /// Items up to this `seq` were queued before this start: replays.
@@ -59,9 +64,9 @@ impl PortalQueues {
         Self { workers: Mutex::default(), replays_up_to }
     }
 
-    /// Wakes the worker of a portal, starting it if needed.
-    pub fn wake(&self, bridge: &Arc<Bridge>, owner: &str, remote_chat: &str) {
-        let key = (owner.to_owned(), remote_chat.to_owned());
+    /// Wakes the worker of a portal's direction, starting it if needed.
+    pub fn wake(&self, bridge: &Arc<Bridge>, owner: &str, remote_chat: &str, way: Direction) {
+        let key = (owner.to_owned(), remote_chat.to_owned(), way);
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(notify) = workers.get(&key) {
             notify.notify_one();
@@ -79,8 +84,8 @@ impl PortalQueues {
                 if !portals.is_empty() {
                     tracing::info!(portals = portals.len(), "resuming unfinished portal work");
                 }
-                for (owner, chat) in portals {
-                    self.wake(bridge, &owner, &chat);
+                for (owner, chat, way) in portals {
+                    self.wake(bridge, &owner, &chat, way);
                 }
             }
             Err(error) => tracing::error!(%error, "cannot read unfinished portal work"),
@@ -111,15 +116,15 @@ pub async fn store_and_wake(
     let queued = bridge.store.queue_portal_work(work, processed_transactions).await?;
     let mut woken = HashSet::new();
     for item in work {
-        if woken.insert((&item.owner, &item.remote_chat)) {
-            bridge.queues.wake(bridge, &item.owner, &item.remote_chat);
+        if woken.insert((&item.owner, &item.remote_chat, item.direction)) {
+            bridge.queues.wake(bridge, &item.owner, &item.remote_chat, item.direction);
         }
     }
     Ok(queued)
 }
 
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {
-    let (owner, chat) = (&key.0, &key.1);
+    let (owner, chat, way) = (&key.0, &key.1, key.2);
     let mut delay = RETRY_FIRST;
     // Items that took effect, marked done before the next read (one write for them all).
     let mut done: Vec<i64> = Vec::with_capacity(BATCH as usize);
@@ -141,7 +146,7 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
         done.clear();
         let pending = match took_all {
             true => Ok(Vec::new()),
-            false => bridge.store.pending_portal_work(owner, chat, BATCH).await,
+            false => bridge.store.pending_portal_work(owner, chat, way, BATCH).await,
         };
         took_all = false;
         let pending = match pending {
@@ -162,8 +167,9 @@ async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notif
             // the last look and the removal starts a new worker instead of being stranded.
             let Some(bridge) = bridge_weak.upgrade() else { return };
             bridge.queues.retire(&key, &notify);
-            if let Ok(Some(_)) = bridge.store.next_portal_work(owner, chat).await {
-                bridge.queues.wake(&bridge, owner, chat);
+            let left = bridge.store.pending_portal_work(owner, chat, way, 1).await;
+            if left.is_ok_and(|left| !left.is_empty()) {
+                bridge.queues.wake(&bridge, owner, chat, way);
             }
             return;
         }

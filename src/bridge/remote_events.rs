@@ -16,7 +16,7 @@ use ruma::{
 
 use super::{Bridge, portal, queue, work::PortalWork};
 use crate::gatekeeper::{ConnectionState, HandlerError, RemoteEvent, RemoteEventHandler};
-use crate::store::NewPortalWork;
+use crate::store::{Direction, NewPortalWork};
 
 /// How long a typing notice lasts if no "stopped" follows.
 const TYPING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -51,7 +51,8 @@ impl RemoteEventHandler for BridgeEvents {
                     let payload =
                         serde_json::to_string(&item).map_err(|e| HandlerError(e.to_string()))?;
                     let owner = owner.to_owned();
-                    work.push(NewPortalWork { owner, remote_chat, dedupe_key, payload });
+                    let direction = Direction::ToMatrix;
+                    work.push(NewPortalWork { owner, remote_chat, direction, dedupe_key, payload });
                 }
                 None => live.push(event),
             }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use interop_proto::content::{Content, MessageRef};
+use interop_proto::content::Content;
 use ruma::{
     EventId, OwnedEventId, OwnedUserId, UserId,
     api::client::{receipt::create_receipt, redact::redact_event},
@@ -23,7 +23,7 @@ use super::{
 use crate::{
     convert::{self, IncomingContext, MatrixAction, ReplyTarget},
     matrix::MatrixError,
-    store::{MessageRow, ReactionRow},
+    store::{MessageRow, QueuedWork, ReactionRow},
 };
 
 /// Maps a failure to what the queue does with the item: homeserver, store and gatekeeper
@@ -34,6 +34,7 @@ fn outcome(result: Result<(), BridgeError>, what: &str) -> Outcome {
         Ok(()) => Outcome::Done,
         Err(BridgeError::Matrix(e)) if !is_permanent(&e) => Outcome::Later(e.to_string()),
         Err(BridgeError::Store(e)) => Outcome::Later(e.to_string()),
+        Err(error @ BridgeError::TargetPending) => Outcome::Later(error.to_string()),
         // An attachment needs the login's channel; skipping would lose the message.
         Err(BridgeError::Gatekeeper(crate::gatekeeper::GatekeeperError::Disconnected(e))) => {
             Outcome::Later(e)
@@ -56,16 +57,17 @@ pub async fn open(bridge: &Bridge, owner: &UserId, chat: &str, replay: bool) -> 
 
 pub async fn message(
     bridge: &Bridge,
+    item: &QueuedWork,
     owner: &UserId,
-    chat: &str,
     from: &str,
     id: &str,
     content: Result<Content, String>,
     replay: bool,
 ) -> Outcome {
     let result = async {
+        let chat = item.remote_chat.as_str();
         let portal = portal::ensure(bridge, owner, chat, replay).await?;
-        let at = At { portal: &portal, from, replay };
+        let at = At { portal: &portal, item, from, replay };
         profile::sync(bridge, owner, chat, &portal.ghost, false).await;
         let content = match content {
             Ok(content) => content,
@@ -84,6 +86,8 @@ pub async fn message(
 /// Where a gatekeeper message goes, from whom, and whether it was applied before.
 struct At<'a> {
     portal: &'a Portal,
+    /// The queued item being applied.
+    item: &'a QueuedWork,
     /// The gatekeeper id of the message's sender.
     from: &'a str,
     replay: bool,
@@ -97,7 +101,7 @@ async fn apply_content(
 ) -> Result<(), BridgeError> {
     let (portal, from) = (at.portal, at.from);
     let reply_to = match &content.in_reply_to {
-        Some(r) => find_ref(bridge, portal, r).await?.and_then(|row| {
+        Some(r) => find_target(bridge, at, &r.sender, &r.id).await?.and_then(|row| {
             Some(ReplyTarget { sender: sender_of(portal, &row), event_id: row_event(&row)? })
         }),
         None => None,
@@ -105,12 +109,12 @@ async fn apply_content(
     // Only the original sender's edits count.
     let replaces = match &content.replaces {
         Some(r) if r.sender.is_empty() || r.sender == from => {
-            find_event(bridge, portal, from, &r.id).await?.and_then(|row| row_event(&row))
+            find_target(bridge, at, from, &r.id).await?.and_then(|row| row_event(&row))
         }
         _ => None,
     };
     let reaction_target = match content.reaction.as_ref().and_then(|r| r.target.as_ref()) {
-        Some(t) => find_ref(bridge, portal, t).await?.and_then(|row| row_event(&row)),
+        Some(t) => find_target(bridge, at, &t.sender, &t.id).await?.and_then(|row| row_event(&row)),
         None => None,
     };
     let mut media_url = None;
@@ -190,7 +194,9 @@ async fn apply_content(
             Ok(())
         }
         MatrixAction::RevokeReaction { target } => {
-            let Some(row) = find_ref(bridge, portal, &target).await? else { return Ok(()) };
+            let Some(row) = find_target(bridge, at, &target.sender, &target.id).await? else {
+                return Ok(());
+            };
             let room = portal.room_id.as_str();
             if let Some(old) = bridge.store.reaction_of(room, &row.event_id, from).await? {
                 redact(bridge, portal, &old.event_id, &format!("{from}|{id}")).await?;
@@ -203,7 +209,7 @@ async fn apply_content(
             if !target.sender.is_empty() && target.sender != from {
                 return Ok(());
             }
-            match find_event(bridge, portal, from, &target.id).await? {
+            match find_target(bridge, at, from, &target.id).await? {
                 Some(row) => redact(bridge, portal, &row.event_id, &format!("{from}|{id}")).await,
                 None => Ok(()),
             }
@@ -222,12 +228,20 @@ async fn find_event(
     Ok(bridge.message_by_remote(owner, chat, sender, id).await?)
 }
 
-async fn find_ref(
+/// The stored message `(sender, id)` that the item being applied refers to. Not found while
+/// it may still be recorded by older work of the other direction, the item waits
+/// ([`Bridge::target_may_come`]).
+async fn find_target(
     bridge: &Bridge,
-    portal: &Portal,
-    target: &MessageRef,
+    at: &At<'_>,
+    sender: &str,
+    id: &str,
 ) -> Result<Option<MessageRow>, BridgeError> {
-    find_event(bridge, portal, &target.sender, &target.id).await
+    match find_event(bridge, at.portal, sender, id).await? {
+        Some(row) => Ok(Some(row)),
+        None if bridge.target_may_come(at.item).await? => Err(BridgeError::TargetPending),
+        None => Ok(None),
+    }
 }
 
 /// A stored message's event id (they came from the homeserver; a damaged one is skipped).
@@ -327,18 +341,18 @@ async fn redact(
 
 pub async fn undecryptable(
     bridge: &Bridge,
+    item: &QueuedWork,
     owner: &UserId,
-    chat: &str,
     from: &str,
     id: &str,
     replay: bool,
 ) -> Outcome {
     let result = async {
-        let portal = portal::ensure(bridge, owner, chat, replay).await?;
+        let portal = portal::ensure(bridge, owner, &item.remote_chat, replay).await?;
         let notice = RoomMessageEventContent::notice_plain(
             "⚠️ A message from this contact could not be decrypted. Ask them to send it again.",
         );
-        let at = At { portal: &portal, from, replay };
+        let at = At { portal: &portal, item, from, replay };
         send(bridge, &at, notice, id).await.map(|_| ())
     }
     .await;
@@ -348,8 +362,8 @@ pub async fn undecryptable(
 /// The contact read our messages: move the ghost's read marker to the newest one we know.
 pub async fn receipt(
     bridge: &Bridge,
+    item: &QueuedWork,
     owner: &UserId,
-    chat: &str,
     ids: &[String],
     read: bool,
 ) -> Outcome {
@@ -357,10 +371,13 @@ pub async fn receipt(
         return Outcome::Done;
     }
     let result = async {
+        let chat = item.remote_chat.as_str();
         let Some(portal) = portal::find(bridge, owner, chat).await? else { return Ok(()) };
         let Some(login) = bridge.logins.get(owner.as_str()) else { return Ok(()) };
+        let (me, replay) = (login.remote_id(), false);
+        let at = At { portal: &portal, item, from: me, replay };
         for id in ids.iter().rev() {
-            if let Some(row) = find_event(bridge, &portal, login.remote_id(), id).await? {
+            if let Some(row) = find_target(bridge, &at, me, id).await? {
                 let Some(event_id) = row_event(&row) else { continue };
                 let mut request = create_receipt::v3::Request::new(
                     portal.room_id.clone(),

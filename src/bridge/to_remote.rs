@@ -20,7 +20,7 @@ use super::{Bridge, BridgeError, Portal, media, portal, queue::Outcome};
 use crate::{
     convert::{self, OutgoingContext, RedactedEvent},
     gatekeeper::{GatekeeperError, GatekeeperLogin, OutgoingMessage},
-    store::{MessageRow, ReactionRow},
+    store::{MessageRow, QueuedWork, ReactionRow},
 };
 
 /// The gatekeeper message id for a Matrix event: stable, so a retry is the same message.
@@ -32,6 +32,7 @@ pub fn message_id_for(event_id: &EventId) -> String {
 /// Applies one Matrix event of the portal; `replay` says it was started before.
 pub async fn apply(
     bridge: &Bridge,
+    item: &QueuedWork,
     portal: &Portal,
     raw: &Raw<AnyTimelineEvent>,
     replay: bool,
@@ -72,15 +73,17 @@ pub async fn apply(
             };
             let message =
                 MatrixMessage { event_id: &m.event_id, content: &m.content, voice, relayed_by };
-            send_message(bridge, portal, &*login, message).await
+            send_message(bridge, item, portal, &*login, message).await
         }
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::Reaction(
             MessageLikeEvent::Original(r),
-        )) => send_reaction(bridge, portal, &*login, &r.event_id, &r.content).await,
+        )) => send_reaction(bridge, item, portal, &*login, &r.event_id, &r.content).await,
         AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomRedaction(
             ruma::events::room::redaction::RoomRedactionEvent::Original(r),
         )) => match r.redacts.as_deref().or(r.content.redacts.as_deref()) {
-            Some(redacts) => send_redaction(bridge, portal, &*login, &r.event_id, redacts).await,
+            Some(redacts) => {
+                send_redaction(bridge, item, portal, &*login, &r.event_id, redacts).await
+            }
             None => Ok(Sent::Nothing),
         },
         _ => Ok(Sent::Nothing),
@@ -147,13 +150,19 @@ fn refusal(bridge: &Bridge, error: GatekeeperError) -> SendError {
     }
 }
 
-/// The interop message a Matrix event is, if it was bridged.
+/// The interop message a Matrix event that `item` refers to is, if it was bridged. Not found
+/// while it may still be recorded by older work of the other direction, the item waits
+/// ([`Bridge::target_may_come`]).
 async fn remote_ref(
     bridge: &Bridge,
+    item: &QueuedWork,
     portal: &Portal,
     event_id: &EventId,
 ) -> Result<Option<(MessageRow, MessageRef)>, SendError> {
     let row = bridge.message_by_event(portal.room_id.as_str(), event_id.as_str()).await?;
+    if row.is_none() && bridge.target_may_come(item).await? {
+        return Err(SendError::Later(BridgeError::TargetPending.to_string()));
+    }
     Ok(row.map(|row| {
         let target = MessageRef { id: row.remote_id.clone(), sender: row.remote_sender.clone() };
         (row, target)
@@ -183,6 +192,7 @@ async fn display_name(bridge: &Bridge, user: &ruma::UserId) -> String {
 
 async fn send_message(
     bridge: &Bridge,
+    item: &QueuedWork,
     portal: &Portal,
     login: &dyn GatekeeperLogin,
     message: MatrixMessage<'_>,
@@ -190,13 +200,13 @@ async fn send_message(
     let MatrixMessage { event_id, content, voice, relayed_by } = message;
     let reply_to = match &content.relates_to {
         Some(Relation::Reply(reply)) => {
-            remote_ref(bridge, portal, &reply.in_reply_to.event_id).await?.map(|(_, r)| r)
+            remote_ref(bridge, item, portal, &reply.in_reply_to.event_id).await?.map(|(_, r)| r)
         }
         _ => None,
     };
     let replaces = match &content.relates_to {
         Some(Relation::Replacement(replacement)) => {
-            remote_ref(bridge, portal, &replacement.event_id).await?.map(|(_, r)| r)
+            remote_ref(bridge, item, portal, &replacement.event_id).await?.map(|(_, r)| r)
         }
         _ => None,
     };
@@ -262,13 +272,14 @@ fn plain(content: Content) -> convert::OutgoingMessage {
 
 async fn send_reaction(
     bridge: &Bridge,
+    item: &QueuedWork,
     portal: &Portal,
     login: &dyn GatekeeperLogin,
     event_id: &OwnedEventId,
     reaction: &ruma::events::reaction::ReactionEventContent,
 ) -> Result<Sent, SendError> {
     let target_event = &reaction.relates_to.event_id;
-    let Some((_, target)) = remote_ref(bridge, portal, target_event).await? else {
+    let Some((_, target)) = remote_ref(bridge, item, portal, target_event).await? else {
         tracing::debug!(%event_id, "reaction to a message that was not bridged");
         return Ok(Sent::Nothing);
     };
@@ -290,6 +301,7 @@ async fn send_reaction(
 
 async fn send_redaction(
     bridge: &Bridge,
+    item: &QueuedWork,
     portal: &Portal,
     login: &dyn GatekeeperLogin,
     event_id: &OwnedEventId,
@@ -299,7 +311,7 @@ async fn send_redaction(
     if let Some(reaction) = bridge.store.reaction_by_event(room, redacts.as_str()).await? {
         let target_event = EventId::parse(&reaction.target_event_id)
             .map_err(|_| BridgeError::Corrupt("reaction target"))?;
-        let Some((_, target)) = remote_ref(bridge, portal, &target_event).await? else {
+        let Some((_, target)) = remote_ref(bridge, item, portal, &target_event).await? else {
             return Ok(Sent::Nothing);
         };
         let content = convert::redaction_to_remote(RedactedEvent::Reaction { target });
@@ -307,7 +319,7 @@ async fn send_redaction(
         bridge.store.delete_reaction(room, redacts.as_str()).await?;
         return Ok(sent);
     }
-    match remote_ref(bridge, portal, redacts).await? {
+    match remote_ref(bridge, item, portal, redacts).await? {
         // Only our own messages can be deleted for everyone.
         Some((row, target)) if row.remote_sender == login.remote_id() => {
             let content = convert::redaction_to_remote(RedactedEvent::Message(target));

@@ -6,7 +6,7 @@ use super::CommandContext;
 use crate::{
     bridge::{queue, work::PortalWork},
     gatekeeper::GatekeeperError,
-    store::NewPortalWork,
+    store::{Direction, NewPortalWork},
 };
 
 fn notice(text: impl Into<String>) -> RoomMessageEventContent {
@@ -74,6 +74,7 @@ pub async fn run(ctx: &CommandContext<'_>) -> RoomMessageEventContent {
     let open = NewPortalWork {
         owner: user.to_owned(),
         remote_chat: contact.remote_id.clone(),
+        direction: Direction::ToMatrix,
         dedupe_key: key,
         payload,
     };

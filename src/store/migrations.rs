@@ -11,6 +11,7 @@ const SQLITE: &[EmbeddedMigration] = &[
     (4, "portals", include_str!("../../migrations/sqlite/0004_portals.sql")),
     (5, "relay", include_str!("../../migrations/sqlite/0005_relay.sql")),
     (6, "olm_peers", include_str!("../../migrations/sqlite/0006_olm_peers.sql")),
+    (7, "queue_directions", include_str!("../../migrations/sqlite/0007_queue_directions.sql")),
 ];
 const POSTGRES: &[EmbeddedMigration] = &[
     (1, "initial", include_str!("../../migrations/postgres/0001_initial.sql")),
@@ -19,6 +20,7 @@ const POSTGRES: &[EmbeddedMigration] = &[
     (4, "portals", include_str!("../../migrations/postgres/0004_portals.sql")),
     (5, "relay", include_str!("../../migrations/postgres/0005_relay.sql")),
     (6, "olm_peers", include_str!("../../migrations/postgres/0006_olm_peers.sql")),
+    (7, "queue_directions", include_str!("../../migrations/postgres/0007_queue_directions.sql")),
 ];
 
 pub async fn sqlite() -> Result<Migrator, MigrateError> {

@@ -35,7 +35,7 @@ pub use logins::{NewLogin, OlmSave, StoredLogin};
 pub use messages::{MessageRow, ReactionRow};
 pub use partner_keys::SealedPartnerKey;
 pub use partner_media::StoredMedia;
-pub use portal_queue::{NewPortalWork, QueuedWork};
+pub use portal_queue::{Direction, NewPortalWork, QueuedWork};
 pub use portals::PortalRow;
 pub use transactions::{StoredTransaction, TransactionInsert};
 

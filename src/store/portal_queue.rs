@@ -1,4 +1,4 @@
-//! The `portal_queue` table: each portal's work, both directions, in order.
+//! The `portal_queue` table: each portal's work, each direction in its own order.
 //!
 //! Work is stored before the homeserver or the gatekeeper hears it arrived, and marked done
 //! only once it took effect, so a crash in between replays it (the sends are idempotent).
@@ -11,12 +11,42 @@ use super::{
     in_transaction, now_ms, on_db,
 };
 
+/// Which way a piece of portal work goes. Each direction of a portal is applied in its own
+/// order, so that a backlog one way does not hold up the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// A Matrix event, to the gatekeeper.
+    ToRemote,
+    /// From the gatekeeper (or opening the portal), to Matrix.
+    ToMatrix,
+}
+
+impl Direction {
+    /// The other way.
+    pub fn other(self) -> Self {
+        match self {
+            Direction::ToRemote => Direction::ToMatrix,
+            Direction::ToMatrix => Direction::ToRemote,
+        }
+    }
+
+    /// The `to_matrix` column's value.
+    fn to_matrix(self) -> bool {
+        self == Direction::ToMatrix
+    }
+
+    fn from_column(to_matrix: bool) -> Self {
+        if to_matrix { Direction::ToMatrix } else { Direction::ToRemote }
+    }
+}
+
 /// One stored piece of work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedWork {
     pub seq: i64,
     pub owner: String,
     pub remote_chat: String,
+    pub direction: Direction,
     pub dedupe_key: String,
     pub payload: String,
 }
@@ -26,14 +56,16 @@ pub struct QueuedWork {
 pub struct NewPortalWork {
     pub owner: String,
     pub remote_chat: String,
+    pub direction: Direction,
     pub dedupe_key: String,
     pub payload: String,
 }
 
-type Columns = (i64, String, String, String, String);
+type Columns = (i64, String, String, bool, String, String);
 
-fn work_from((seq, owner, remote_chat, dedupe_key, payload): Columns) -> QueuedWork {
-    QueuedWork { seq, owner, remote_chat, dedupe_key, payload }
+fn work_from((seq, owner, remote_chat, to_matrix, dedupe_key, payload): Columns) -> QueuedWork {
+    let direction = Direction::from_column(to_matrix);
+    QueuedWork { seq, owner, remote_chat, direction, dedupe_key, payload }
 }
 
 impl Store {
@@ -43,12 +75,14 @@ impl Store {
         &self,
         owner: &str,
         remote_chat: &str,
+        direction: Direction,
         dedupe_key: &str,
         payload: &str,
     ) -> Result<bool, StoreError> {
         let work = NewPortalWork {
             owner: owner.to_owned(),
             remote_chat: remote_chat.to_owned(),
+            direction,
             dedupe_key: dedupe_key.to_owned(),
             payload: payload.to_owned(),
         };
@@ -69,9 +103,10 @@ impl Store {
         Ok(in_transaction!(self, |db| {
             for rows in work.chunks(super::ROWS_PER_STATEMENT) {
                 let sql = format!(
-                    "INSERT INTO portal_queue (owner, remote_chat, dedupe_key, payload, created_at)
+                    "INSERT INTO portal_queue
+                       (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
                      VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
-                    super::values_list(rows.len(), 5)
+                    super::values_list(rows.len(), 6)
                 );
                 let values: Vec<Value> = rows
                     .iter()
@@ -79,6 +114,7 @@ impl Store {
                         [
                             w.owner.as_str().into(),
                             w.remote_chat.as_str().into(),
+                            w.direction.to_matrix().into(),
                             w.dedupe_key.as_str().into(),
                             w.payload.as_str().into(),
                             now.into(),
@@ -99,33 +135,47 @@ impl Store {
         }))
     }
 
-    /// The oldest unfinished work of one portal.
-    pub async fn next_portal_work(
-        &self,
-        owner: &str,
-        remote_chat: &str,
-    ) -> Result<Option<QueuedWork>, StoreError> {
-        Ok(self.pending_portal_work(owner, remote_chat, 1).await?.pop())
-    }
-
-    /// Up to `limit` of the oldest unfinished work of one portal, in order.
+    /// Up to `limit` of the oldest unfinished work of one portal's direction, in order.
     pub async fn pending_portal_work(
         &self,
         owner: &str,
         remote_chat: &str,
+        direction: Direction,
         limit: i64,
     ) -> Result<Vec<QueuedWork>, StoreError> {
         Ok(on_db!(self, |db| {
             db.fetch_all_as::<Columns>(
-                "SELECT seq, owner, remote_chat, dedupe_key, payload FROM portal_queue
-                 WHERE owner = $1 AND remote_chat = $2 AND done_at IS NULL ORDER BY seq LIMIT $3",
-                args![owner, remote_chat, limit],
+                "SELECT seq, owner, remote_chat, to_matrix, dedupe_key, payload FROM portal_queue
+                 WHERE owner = $1 AND remote_chat = $2 AND to_matrix = $3 AND done_at IS NULL
+                 ORDER BY seq LIMIT $4",
+                args![owner, remote_chat, direction.to_matrix(), limit],
             )
             .await?
             .into_iter()
             .map(work_from)
             .collect()
         }))
+    }
+
+    /// Whether one portal's direction has unfinished work queued before `seq`.
+    pub async fn has_portal_work_before(
+        &self,
+        owner: &str,
+        remote_chat: &str,
+        direction: Direction,
+        seq: i64,
+    ) -> Result<bool, StoreError> {
+        let found = on_db!(self, |db| {
+            db.fetch_optional_as::<(i64,)>(
+                "SELECT seq FROM portal_queue
+                 WHERE owner = $1 AND remote_chat = $2 AND to_matrix = $3 AND done_at IS NULL
+                   AND seq < $4
+                 ORDER BY seq LIMIT 1",
+                args![owner, remote_chat, direction.to_matrix(), seq],
+            )
+            .await?
+        });
+        Ok(found.is_some())
     }
 
     /// Marks the items `done` done and records the messages they bridged, in one commit
@@ -160,15 +210,23 @@ impl Store {
         Ok(last.map_or(0, |(seq,)| seq))
     }
 
-    /// Every portal with unfinished work (to restart their workers after a restart).
-    pub async fn portals_with_pending_work(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(on_db!(self, |db| {
-            db.fetch_all_as::<(String, String)>(
-                "SELECT DISTINCT owner, remote_chat FROM portal_queue WHERE done_at IS NULL",
+    /// Every portal and direction with unfinished work (to restart their workers after a
+    /// restart).
+    pub async fn portals_with_pending_work(
+        &self,
+    ) -> Result<Vec<(String, String, Direction)>, StoreError> {
+        let rows = on_db!(self, |db| {
+            db.fetch_all_as::<(String, String, bool)>(
+                "SELECT DISTINCT owner, remote_chat, to_matrix FROM portal_queue
+                 WHERE done_at IS NULL",
                 args![],
             )
             .await?
-        }))
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(owner, chat, to_matrix)| (owner, chat, Direction::from_column(to_matrix)))
+            .collect())
     }
 
     /// Every portal with work queued since `since_ms` (to catch up on).

@@ -42,6 +42,8 @@ impl Call {
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<Call>>,
+    /// Calls whose body contains the text are answered (and recorded) this much later.
+    slow: Mutex<Vec<(String, Duration)>>,
     /// Calls to the path are answered 502 until the instant: a homeserver away.
     away: Mutex<Vec<(String, tokio::time::Instant)>>,
 }
@@ -60,6 +62,13 @@ impl FakeHomeserver {
         let url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(FakeHomeserver { url, recorder, http: reqwest::Client::new() })
+    }
+
+    /// Answers every call whose body contains `needle` only after `delay`, and records it
+    /// then: a homeserver slow on some requests.
+    pub fn slow_down(&self, needle: &str, delay: Duration) {
+        let mut slow = self.recorder.slow.lock().unwrap_or_else(|e| e.into_inner());
+        slow.push((needle.to_owned(), delay));
     }
 
     /// Answers calls to `path` with 502 for `how_long`, as a homeserver restarting would.
@@ -134,6 +143,14 @@ async fn answer(
             .find(|(k, _)| k == "user_id")
             .map(|(_, v)| v.into_owned())
     });
+    let delay = {
+        let slow = recorder.slow.lock().unwrap_or_else(|e| e.into_inner());
+        let text = String::from_utf8_lossy(&body);
+        slow.iter().find(|(needle, _)| text.contains(needle.as_str())).map(|(_, delay)| *delay)
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let call = Call { method: method.to_string(), path: path.clone(), user_id, body };
     let is_away = {
