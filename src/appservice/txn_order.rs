@@ -165,8 +165,9 @@ impl TxnOrder {
                 inner.gap = None;
             }
             Some(highest) => {
-                let back_in_line = inner.went_back_from.is_some_and(|from| n == from + 1);
-                if n == highest + 1 || back_in_line {
+                // Checked: the number is the homeserver's, and may be the largest there is.
+                let next = |after: u64| after.checked_add(1) == Some(n);
+                if next(highest) || inner.went_back_from.is_some_and(next) {
                     inner.open_gaps = 0;
                 }
                 inner.highest = Some(highest.max(n));
@@ -220,6 +221,19 @@ mod tests {
         assert_eq!(order.admit("648", now), Admission::Accept, "in order after the old highest");
         order.stored_new("648");
         assert_eq!(order.admit("650", now), Admission::Wait { missing: 649 });
+    }
+
+    #[test]
+    fn the_largest_number_neither_overflows_nor_panics() {
+        let order = TxnOrder::new(Some(u64::MAX - 1), MAX_WAIT);
+        let now = Instant::now();
+        let max = u64::MAX.to_string();
+        assert_eq!(order.admit(&max, now), Admission::Accept);
+        order.stored_new(&max);
+        order.stored_new("7");
+        assert_eq!(order.admit(&max, now), Admission::Accept, "after the old highest");
+        order.stored_new(&max);
+        assert_eq!(order.admit("9", now), Admission::Accept);
     }
 
     #[test]

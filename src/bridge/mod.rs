@@ -4,9 +4,9 @@
 //! and invites go to the [`bot`], portal events into the portal's queue ([`queue`]), typing and
 //! receipts straight to the gatekeeper ([`ephemeral`]). From the gatekeeper: each login's events
 //! arrive at [`remote_events`], which stores them in the same portal queues. A portal's workers
-//! (one per direction) apply its queue in order through [`dispatch`]: [`to_remote`] for Matrix events,
-//! [`to_matrix`] for gatekeeper events; their homeserver sends go through [`once`], which
-//! keeps a replay after a crash from posting an event twice (`docs/reliability.md`).
+//! (one per direction) apply its queue in order through [`dispatch`]: [`to_remote`] for Matrix
+//! events, [`to_matrix`] for gatekeeper events; their homeserver sends go through [`once`],
+//! which keeps a replay after a crash from posting an event twice (`docs/reliability.md`).
 
 mod bot;
 pub mod cache;

@@ -7,8 +7,9 @@
 //! refer to a message its writer has seen, so that message was bridged already. After a crash
 //! it may not be recorded yet; an item whose target is not found then waits while the other
 //! direction has older unfinished work ([`Bridge::target_may_come`]). A worker reads the oldest
-//! unfinished items of its direction (up to [`BATCH`]), applies them in order, and marks them done only after they took effect (in one commit with the records
-//! of the messages they bridged, [`super::mappings`]). So a crash replays them, and the
+//! unfinished items of its direction (up to [`BATCH`]), applies them in order, and marks them
+//! done only after they took effect (in one commit with the records of the messages they
+//! bridged, [`super::mappings`]). So a crash replays them, and the
 //! idempotent sends make the replay harmless: a homeserver send looks for its event first when
 //! the item is a replay, and an interop message keeps a stable id, which the gatekeeper
 //! de-duplicates. Which items are replays is known without writing anything down as they start:
