@@ -137,6 +137,16 @@ impl BridgeProc {
             .with_context(|| format!("{key} not in the bridge's config"))
     }
 
+    /// Has the homeserver push to `url` instead of straight to the bridge (the registration's
+    /// `url`).
+    pub fn push_through(&self, url: &str) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(self.registration_path())?;
+        let line =
+            text.lines().find(|l| l.starts_with("url:")).context("no url in the registration")?;
+        std::fs::write(self.registration_path(), text.replacen(line, &format!("url: {url}"), 1))?;
+        Ok(())
+    }
+
     /// Points the config at the gatekeeper's HTTP API.
     pub fn set_gatekeeper(&self, url: &str) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(self.config_path())?;

@@ -22,6 +22,7 @@
 //!   percentiles, CPU and RSS; [`reference`]: the stand-in's own rate; [`report`]: the output.
 
 mod bridge_proc;
+mod door;
 mod gatekeeper;
 mod matrix_user;
 mod measure;

@@ -18,7 +18,7 @@ use std::{
 use crate::seq::Stamp;
 
 /// Arrivals of numbered messages, per stream.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Tally {
     streams: HashMap<u32, Stream>,
     latencies_ns: Vec<u64>,
@@ -26,9 +26,11 @@ pub struct Tally {
     pub last_arrival_ns: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Stream {
     seen: Vec<bool>,
+    /// When each sequence number first arrived (benchmark clock, ns; 0 before).
+    arrived_ns: Vec<u64>,
     /// The highest sequence number seen so far; an arrival below it is out of order.
     highest: Option<u32>,
     delivered: u64,
@@ -57,12 +59,14 @@ impl Tally {
         let i = stamp.seq as usize;
         if stream.seen.len() <= i {
             stream.seen.resize(i + 1, false);
+            stream.arrived_ns.resize(i + 1, 0);
         }
         if stream.seen[i] {
             stream.duplicates += 1;
             return;
         }
         stream.seen[i] = true;
+        stream.arrived_ns[i] = at_ns;
         stream.delivered += 1;
         if stream.highest.is_some_and(|h| stamp.seq < h) {
             stream.out_of_order += 1;
@@ -72,6 +76,13 @@ impl Tally {
         self.first_sent_ns =
             Some(self.first_sent_ns.map_or(stamp.sent_ns, |f| f.min(stamp.sent_ns)));
         self.last_arrival_ns = self.last_arrival_ns.max(at_ns);
+    }
+
+    /// When message `seq` of `stream` first arrived, if it did.
+    pub fn arrival_ns(&self, stream: u32, seq: u32) -> Option<u64> {
+        let stream = self.streams.get(&stream)?;
+        let i = seq as usize;
+        stream.arrived_ns.get(i).zip(stream.seen.get(i)).and_then(|(at, seen)| seen.then_some(*at))
     }
 
     pub fn delivered(&self) -> u64 {

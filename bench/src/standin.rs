@@ -83,6 +83,18 @@ struct Shared {
     tokens: Mutex<HashMap<String, String>>,
 }
 
+/// Serves `app` on a free loopback port for as long as the benchmark runs; returns its URL.
+pub async fn serve_on_loopback(app: Router) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    // As Synapse (Twisted) does: no Nagle, so no answer waits for a delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
 /// The running stand-in; cheap to clone.
 #[derive(Clone)]
 pub struct StandIn {
@@ -94,13 +106,7 @@ impl StandIn {
     pub async fn start() -> anyhow::Result<StandIn> {
         let shared = Arc::new(Shared::default());
         let app = Router::new().fallback(answer).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        // As Synapse (Twisted) does: no Nagle, so no answer waits for a delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = serve_on_loopback(app).await?;
         Ok(StandIn { url, shared })
     }
 

@@ -11,6 +11,8 @@
 //! send, as the bridge's ghosts do (the inbound trip's counterpart: Synapse takes an appservice
 //! user's message markedly faster than a client's), and ordinary users whose own `/sync` runs,
 //! as the bridge's users' does (the outbound trip's).
+//! The bridge talks to Synapse, and Synapse pushes to the bridge, through a [`Door`] each,
+//! which notes when every numbered message passed.
 //! One warm-up message each way through every portal (and through every baseline room) sets up
 //! the encrypted sessions and Synapse's caches first.
 
@@ -20,6 +22,7 @@ use anyhow::Context;
 
 use crate::{
     bridge_proc::{BridgeProc, Database},
+    door::Door,
     gatekeeper::{Contact, Gatekeeper},
     matrix_user::MatrixUser,
     setup::{self, BotChat, PortalInfo, STEP, Sizes, bot_user_id, ghost_of},
@@ -72,6 +75,9 @@ pub struct SynapseWorld {
     pub sink: Sink,
     /// "Synapse <version>".
     pub version: String,
+    /// Before Synapse, for the bridge's requests; and before the bridge, for Synapse's pushes.
+    pub homeserver_door: Door,
+    pub bridge_door: Door,
     pub synapse: Synapse,
 }
 
@@ -84,7 +90,11 @@ impl SynapseWorld {
         sizes: Sizes,
     ) -> anyhow::Result<SynapseWorld> {
         let synapse = Synapse::prepare(repo_root).await?;
-        let mut bridge = BridgeProc::configure(bin, example, &synapse.url(), database).await?;
+        let homeserver_door = Door::open(&synapse.url()).await?;
+        let mut bridge =
+            BridgeProc::configure(bin, example, &homeserver_door.url, database).await?;
+        let bridge_door = Door::open(&bridge.url()).await?;
+        bridge.push_through(&bridge_door.url)?;
         let gatekeeper = Gatekeeper::start(DOMAIN, &bridge.partner_base()).await?;
         bridge.set_gatekeeper(&gatekeeper.http_url())?;
         let started = async {
@@ -108,6 +118,8 @@ impl SynapseWorld {
                     baseline,
                     sink,
                     version,
+                    homeserver_door,
+                    bridge_door,
                     synapse,
                 })
             }

@@ -11,8 +11,12 @@
 //! - **outbound**: the Matrix user sends into the portal; Synapse pushes it to the bridge, which
 //!   encrypts it for the contact; the trip ends when the contact has decrypted it.
 //!
-//! What the bridge adds to a direction's trip is its p50 minus the baseline's p50. The metric is
-//! latency, not throughput: the rate is modest (5 messages/s by default: Synapse on two busy cores
+//! What the bridge adds to a direction's trip is measured two ways. Its own part, door to door
+//! ([`crate::door`]): inbound from the contact's send until the bridge's send reached Synapse,
+//! outbound from Synapse's push until the contact decrypted the message; the target is judged
+//! on it. And the trip's p50 minus the baseline's, which compares two paths through Synapse
+//! and moves with it (run to run, by more than the target). The metric is latency, not
+//! throughput: the rate is modest (5 messages/s by default: Synapse on two busy cores
 //! applies about 10) so that nothing queues.
 
 use std::{
@@ -28,7 +32,7 @@ use super::{
 };
 use crate::{
     matrix_user::{Client, send_stream},
-    measure::{Percentiles, settle},
+    measure::{Percentiles, Tally, settle},
     report::{Overhead, Row},
     sink::Sink,
     synapse_world::{SenderSet, SynapseWorld},
@@ -59,14 +63,14 @@ pub async fn run(
     let like_users = &world.baseline.like_users;
     if directions.inbound {
         let base = baseline(world, like_ghosts, "baseline, as ghosts", duration, rate).await?;
-        let row = self::inbound(world, duration, rate, database).await?;
-        overhead.push(Overhead::of("inbound (gatekeeper → Matrix)", &row, &base));
+        let (row, mut part) = self::inbound(world, duration, rate, database).await?;
+        overhead.push(Overhead::of("inbound (gatekeeper → Matrix)", &row, &base, &mut part));
         rows.extend([base, row]);
     }
     if directions.outbound {
         let base = baseline(world, like_users, "baseline, as users", duration, rate).await?;
-        let row = self::outbound(world, duration, rate, database).await?;
-        overhead.push(Overhead::of("outbound (Matrix → gatekeeper)", &row, &base));
+        let (row, mut part) = self::outbound(world, duration, rate, database).await?;
+        overhead.push(Overhead::of("outbound (Matrix → gatekeeper)", &row, &base, &mut part));
         rows.extend([base, row]);
     }
     Ok((rows, overhead))
@@ -87,7 +91,7 @@ async fn baseline(
     let start = || streams(&rooms, rate, duration, &answered);
     let pid = world.synapse.pid().context("Synapse's process id is unknown")?;
     let label = format!("{label} @{rate:.0}/s");
-    let mut row =
+    let (mut row, _) =
         measured(world, &world.sink, pid, &label, "Synapse alone", start, duration).await?;
     row.target_rate = Some(rate);
     row.notes.push("CPU and RSS columns are Synapse's".into());
@@ -96,13 +100,14 @@ async fn baseline(
     Ok(row)
 }
 
-/// Gatekeeper users → the bridge → Synapse → the Matrix users' `/sync`.
+/// Gatekeeper users → the bridge → Synapse → the Matrix users' `/sync`; with the bridge's part
+/// of each trip, from the contact's send until the bridge's send reached Synapse's door.
 async fn inbound(
     world: &SynapseWorld,
     duration: Duration,
     rate: f64,
     database: &str,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<(Row, Vec<u64>)> {
     let remote_ids: Vec<String> = world.users.iter().map(|u| u.remote_id.clone()).collect();
     let plans =
         inbound::plans(&remote_ids, world.contacts.len(), stream_base(), Some(rate), duration);
@@ -110,21 +115,30 @@ async fn inbound(
     let senders = || contact_senders(&world.contacts, plans);
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let label = format!("trip inbound @{rate:.0}/s");
-    let mut row = measured(world, &world.sink, pid, &label, "bridge", senders, duration).await?;
+    world.homeserver_door.take();
+    let (mut row, _) =
+        measured(world, &world.sink, pid, &label, "bridge", senders, duration).await?;
+    let part: Vec<u64> = world
+        .homeserver_door
+        .take()
+        .into_values()
+        .map(|(passed, sent)| passed.saturating_sub(sent))
+        .collect();
     row.database = database.to_owned();
     row.target_rate = Some(rate);
     push_errors(&mut row, &world.gatekeeper.counters, errors_before);
     push_sync_errors(world, &mut row);
-    Ok(row)
+    Ok((row, part))
 }
 
-/// The Matrix users' sends → Synapse → the bridge → the contacts.
+/// The Matrix users' sends → Synapse → the bridge → the contacts; with the bridge's part of
+/// each trip, from Synapse's push reaching the bridge's door until the contact decrypted it.
 async fn outbound(
     world: &SynapseWorld,
     duration: Duration,
     rate: f64,
     database: &str,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<(Row, Vec<u64>)> {
     let rooms: Vec<_> =
         world.portals.iter().map(|p| (&world.users[p.user].matrix.client, &p.room_id)).collect();
     let answered = Arc::default();
@@ -133,12 +147,20 @@ async fn outbound(
     let pid = world.bridge.pid().context("the bridge is not running")?;
     let label = format!("trip outbound @{rate:.0}/s");
     let sink = &world.gatekeeper.sink;
-    let mut row = measured(world, sink, pid, &label, "bridge", senders, duration).await?;
+    world.bridge_door.take();
+    let (mut row, tally) = measured(world, sink, pid, &label, "bridge", senders, duration).await?;
+    let pushed = world.bridge_door.take();
+    let part: Vec<u64> = pushed
+        .into_iter()
+        .filter_map(|((stream, seq), (passed, _))| {
+            tally.arrival_ns(stream, seq).map(|arrived| arrived.saturating_sub(passed))
+        })
+        .collect();
     push_answered(&mut row, &answered);
     row.database = database.to_owned();
     row.target_rate = Some(rate);
     push_errors(&mut row, &world.gatekeeper.counters, errors_before);
-    Ok(row)
+    Ok((row, part))
 }
 
 /// Numbered messages from Matrix users, one stream (and task) per room, `rate` per second in
@@ -179,7 +201,8 @@ fn push_answered(row: &mut Row, answered: &Mutex<Vec<u64>>) {
 }
 
 /// Waits for Synapse and the subject to go idle, then starts the `senders` and collects from
-/// `sink` while they send, and the stragglers after.
+/// `sink` while they send, and the stragglers after; returns the row, and the arrivals by
+/// message.
 async fn measured(
     world: &SynapseWorld,
     sink: &Sink,
@@ -188,7 +211,7 @@ async fn measured(
     subject: &str,
     senders: impl FnOnce() -> Senders,
     duration: Duration,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<(Row, Tally)> {
     // Work left from the run before (receipts, pushes) would count against this one.
     if let Some(synapse) = world.synapse.pid() {
         settle(synapse, SYNAPSE_SETTLE).await;
@@ -207,12 +230,9 @@ async fn measured(
     let tally = with_progress(&meters, || 0, collector.finish(&sent)).await;
     sink.unsubscribe();
     let (subject_cpu_s, harness_cpu_s, peak_rss, wall_s) = meters.finish();
-    Ok(row(
-        label,
-        subject,
-        "-",
-        RunResult { tally, sent, subject_cpu_s, harness_cpu_s, peak_rss, wall_s },
-    ))
+    let run =
+        RunResult { tally: tally.clone(), sent, subject_cpu_s, harness_cpu_s, peak_rss, wall_s };
+    Ok((row(label, subject, "-", run), tally))
 }
 
 fn push_sync_errors(world: &SynapseWorld, row: &mut Row) {
