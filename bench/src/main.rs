@@ -6,7 +6,8 @@
 //! message and memory — with a reference figure from the same run (the stand-in's own request
 //! rate) and, when they are installed, two peer appservice frameworks driven the same way.
 //! With `--homeserver synapse` it runs against a real Synapse on loopback instead, for
-//! end-to-end figures: a message's trip each way, against the same trip through Synapse alone.
+//! end-to-end figures: a message's trip each way, the bridge's own part of it (door to door,
+//! [`door`]), and the same trip through Synapse alone.
 //! `docs/performance.md` says how to run it and holds the results.
 //!
 //! # Layout
