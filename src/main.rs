@@ -53,8 +53,11 @@ fn main() -> ExitCode {
         Command::GenerateRegistration { registration } => {
             generate_registration(&cli.config, &registration)
         }
-        Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(&cli.config))),
-        Command::Run => runtime().and_then(|rt| rt.block_on(run_bridge(&cli.config))),
+        Command::Migrate => runtime(1).and_then(|rt| rt.block_on(migrate(&cli.config))),
+        Command::Run => Config::load(&cli.config).map_err(anyhow::Error::from).and_then(|config| {
+            runtime(config.bridge.worker_threads)
+                .and_then(|rt| rt.block_on(run_bridge(config, &cli.config)))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,8 +68,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The async runtime, with `worker_threads` threads. One thread saves the hand-offs between
+/// threads that each wake-up costs with two, and the bridge's work rarely needs more than a core.
+fn runtime(worker_threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")
@@ -137,8 +143,7 @@ async fn migrate(config_path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_bridge(config_path: &std::path::Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+async fn run_bridge(config: Config, config_path: &std::path::Path) -> anyhow::Result<()> {
     logging::init(&config.logging);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), config = %config_path.display(), "starting interop-bridge");
     run::run(config).await

@@ -32,6 +32,8 @@ pub enum MediaError {
     Gatekeeper(#[from] crate::gatekeeper::GatekeeperError),
     #[error("the file failed its integrity check: {0}")]
     Integrity(#[from] interop_proto::media_crypto::MediaError),
+    #[error("encrypting or decrypting the file stopped: {0}")]
+    Crypto(#[from] tokio::task::JoinError),
 }
 
 /// Fetches, encrypts and hosts an outgoing attachment; returns its reference for the message.
@@ -53,7 +55,9 @@ pub async fn host_outgoing(
     if file.len() as u64 > MAX_MEDIA_BYTES {
         return Err(MediaError::TooLarge);
     }
-    let encrypted = interop_proto::media_crypto::encrypt(&file);
+    // Up to 100 MiB of AES and SHA-256: off the runtime's threads, which the bridge keeps few.
+    let encrypted =
+        tokio::task::spawn_blocking(move || interop_proto::media_crypto::encrypt(&file)).await?;
     let reference = login.host_media(encrypted.ciphertext.clone()).await?;
     let mut media_ref =
         encrypted.to_media_ref(media.kind, &media.mime, MediaLocation::StorageReference(reference));
@@ -75,7 +79,11 @@ pub async fn mirror_incoming(
         return Err(MediaError::TooLarge);
     }
     let blob = login.fetch_media(media).await?;
-    let plain = interop_proto::media_crypto::decrypt_ref(media, &blob)?;
+    let checked = media.clone();
+    let plain = tokio::task::spawn_blocking(move || {
+        interop_proto::media_crypto::decrypt_ref(&checked, &blob)
+    })
+    .await??;
     let mut request = create_content::v3::Request::new(plain);
     if !media.mime.is_empty() {
         request.content_type = Some(media.mime.clone());

@@ -38,7 +38,16 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     ("appservice.bot", &["username", "displayname", "avatar"]),
     ("database", &["type", "uri", "max_open_conns"]),
-    ("bridge", &["username_template", "displayname_template", "permissions", "command_prefix"]),
+    (
+        "bridge",
+        &[
+            "username_template",
+            "displayname_template",
+            "permissions",
+            "command_prefix",
+            "worker_threads",
+        ],
+    ),
     (
         "gatekeeper",
         &[
@@ -94,6 +103,7 @@ pub fn check(text: &str, base_dir: &Path) -> Result<Config, Vec<Problem>> {
         displayname_template: r.string("bridge.displayname_template", Some("{{.name}} (WhatsApp)")),
         permissions: r.permissions("bridge.permissions"),
         command_prefix: r.string("bridge.command_prefix", Some("!wa")),
+        worker_threads: r.number("bridge.worker_threads", 1, 64, Some(1)) as usize,
     };
     // Without an appservice address (already a problem) there is no default to offer.
     let default_partner_base = match appservice.address.as_str() {
@@ -435,6 +445,17 @@ logging: {levle: info}
             problems[2].to_string(),
             "appservice.port: expected a number from 1 to 65535, got \"80a\""
         );
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_and_zero_is_refused() {
+        assert_eq!(check(MINIMAL, Path::new(".")).unwrap().bridge.worker_threads, 1);
+        let set =
+            |n: &str| MINIMAL.replace("bridge: {", &format!("bridge: {{worker_threads: {n}, "));
+        assert_eq!(check(&set("4"), Path::new(".")).unwrap().bridge.worker_threads, 4);
+        let problems = check(&set("0"), Path::new(".")).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "bridge.worker_threads");
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct BridgeConfig {
     pub permissions: Permissions,
     /// Prefix for commands outside a management room, e.g. `!wa help`.
     pub command_prefix: String,
+    /// Threads that run the bridge's work.
+    pub worker_threads: usize,
 }
 
 #[derive(Clone)]
