@@ -34,5 +34,10 @@ step "Benchmark smoke run (dev profile: checks that it runs and reports, not spe
 cargo build --locked -p interop-bench -p interop-bridge
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 "$target_dir/debug/interop-bench" --smoke --bridge-bin "$target_dir/debug/interop-bridge"
+# The comparison of two builds, here the same one twice: it runs, and reports its medians.
+compared="$("$target_dir/debug/interop-bench" --smoke --scenario outbound --rounds 1 \
+    --bridge-bin "$target_dir/debug/interop-bridge" --against "$target_dir/debug/interop-bridge")"
+echo "$compared"
+grep -q "this build against the other" <<<"$compared"
 
 step "All checks passed in $((SECONDS - started)) s"

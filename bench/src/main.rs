@@ -23,6 +23,7 @@
 //!   percentiles, CPU and RSS; [`reference`]: the stand-in's own rate; [`report`]: the output.
 
 mod bridge_proc;
+mod compare;
 mod door;
 mod gatekeeper;
 mod matrix_user;
@@ -127,6 +128,18 @@ struct Args {
     /// The checkout whose `bench/peers` holds the peer harnesses (default: this repository).
     #[arg(long)]
     peers_root: Option<PathBuf>,
+    /// Another bridge binary (say, a build of an earlier commit) to compare with: the inbound,
+    /// outbound and mixed scenarios run for both builds in turn, `--rounds` times, and the
+    /// report ends with each scenario's medians and their ratios.
+    #[arg(long)]
+    against: Option<PathBuf>,
+    /// The example config the `--against` build's config is made from (default: the same as
+    /// this build's; an older build may not know every key of the newer one).
+    #[arg(long)]
+    against_config_example: Option<PathBuf>,
+    /// Rounds of `--against`: each build runs once per round.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// Messages/s of the smoke run's "as fast as possible" runs.
@@ -243,6 +256,21 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
         return Ok(ok && !report.failed());
     }
     let rate = (rate > 0.0).then_some(rate);
+    if let Some(other) = &args.against {
+        anyhow::ensure!(other.is_file(), "no bridge binary at {} (--against)", other.display());
+        let other_example = args.against_config_example.clone().unwrap_or(example.clone());
+        let builds = [(bin.as_path(), example.as_path()), (other, other_example.as_path())];
+        let max_rate = args.smoke.then_some(SMOKE_RATE);
+        let compared = |s: Scenario| {
+            matches!(s, Scenario::Inbound | Scenario::Outbound | Scenario::Mixed) && wants(s)
+        };
+        let runs = Runs { duration, rate, max_rate, db: db_label, wants: &compared };
+        report.notes.push(format!("{}: {}", compare::OTHER, other.display()));
+        let ok =
+            compare_builds(builds, &database, sizes, args.rounds.max(1), runs, &mut report).await;
+        print_report(&report, args.json)?;
+        return Ok(ok && !report.failed());
+    }
     let mut ok = true;
 
     if [Scenario::Inbound, Scenario::Outbound, Scenario::Mixed, Scenario::Peers]
@@ -327,6 +355,66 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the measured scenarios run.
+struct Runs<'a> {
+    duration: Duration,
+    rate: Option<f64>,
+    max_rate: Option<f64>,
+    db: &'a str,
+    wants: &'a dyn Fn(Scenario) -> bool,
+}
+
+/// `--against`: both builds, `(binary, example config)`, in turn for `rounds` rounds (the
+/// order flips every round); their rows go into `report`, with the comparison of their
+/// medians. `false` when a run failed.
+async fn compare_builds(
+    builds: [(&Path, &Path); 2],
+    database: &Database,
+    sizes: Sizes,
+    rounds: usize,
+    runs: Runs<'_>,
+    report: &mut Report,
+) -> bool {
+    let mut ok = true;
+    for round in 0..rounds {
+        let mut order = [("bridge", builds[0]), (compare::OTHER, builds[1])];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (subject, (bin, example)) in order {
+            eprintln!("round {} of {rounds}: {subject} ({})…", round + 1, bin.display());
+            let mut part = Report::default();
+            let result = async {
+                let mut world = World::start(bin, example, database, sizes).await?;
+                let (duration, db) = (runs.duration, runs.db);
+                let measured_result = measured(
+                    &mut world,
+                    duration,
+                    runs.rate,
+                    runs.max_rate,
+                    db,
+                    &mut part,
+                    runs.wants,
+                )
+                .await;
+                world.stop().await?;
+                measured_result
+            }
+            .await;
+            if let Err(error) = result {
+                ok = false;
+                report.notes.push(format!("round {} of {subject} failed: {error:#}", round + 1));
+            }
+            for mut row in part.rows {
+                row.subject = subject.to_owned();
+                report.rows.push(row);
+            }
+        }
+    }
+    report.comparison = compare::of(&report.rows);
+    ok
+}
+
 /// What the bridge is set up with.
 struct Setup<'a> {
     bin: &'a Path,
@@ -377,7 +465,7 @@ async fn measured(
     max_rate: Option<f64>,
     db: &str,
     report: &mut Report,
-    wants: &impl Fn(Scenario) -> bool,
+    wants: &dyn Fn(Scenario) -> bool,
 ) -> anyhow::Result<()> {
     if wants(Scenario::Inbound) {
         report.rows.push(scenarios::inbound::run(world, duration, max_rate, db).await?);

@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::measure::{Matched, Percentiles};
 
 /// One measured run of messages through something (the bridge, a peer, the stand-in).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Row {
     pub scenario: String,
-    /// `bridge`, `mautrix`, `appservice-bridge`.
+    /// `bridge`, `other bridge` (`--against`), `mautrix`, `appservice-bridge`.
     pub subject: String,
     pub database: String,
     /// Events per pushed transaction (outbound and peers), if it applies.
@@ -38,6 +38,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// A build of the bridge (this one or the one given with `--against`), not a peer.
+    pub fn is_bridge(&self) -> bool {
+        self.subject == "bridge" || self.subject == crate::compare::OTHER
+    }
+
     /// Whether messages were lost or doubled, or — for the bridge, which promises order per
     /// portal — reordered. (The peers forward concurrently: their reordering is reported, not
     /// failed.)
@@ -45,7 +50,7 @@ impl Row {
         self.matched.lost > 0
             || self.matched.duplicated > 0
             || self.matched.unexpected > 0
-            || (self.subject == "bridge" && self.matched.out_of_order > 0)
+            || (self.is_bridge() && self.matched.out_of_order > 0)
     }
 }
 
@@ -110,6 +115,8 @@ pub struct Report {
     pub idle: Vec<IdleRow>,
     pub reference: Option<Reference>,
     pub overhead: Vec<Overhead>,
+    /// With `--against`: each scenario's medians for both builds, and their ratios.
+    pub comparison: Vec<crate::compare::Comparison>,
     pub notes: Vec<String>,
 }
 
@@ -147,7 +154,7 @@ impl Report {
     /// database: (peer, events/txn, bridge ÷ peer events/s, bridge ÷ peer CPU per event).
     pub fn peer_ratios(&self) -> Vec<(String, usize, f64, f64)> {
         let mut out = Vec::new();
-        for peer in self.rows.iter().filter(|r| r.subject != "bridge") {
+        for peer in self.rows.iter().filter(|r| !r.is_bridge()) {
             let Some(per_txn) = peer.events_per_txn else { continue };
             let bridge = self.rows.iter().find(|r| {
                 r.subject == "bridge"
@@ -289,6 +296,9 @@ impl Report {
                 o.bridge.p99_ms,
                 o.baseline.p99_ms,
             );
+        }
+        if !self.comparison.is_empty() {
+            s.push_str(&crate::compare::to_text(&self.comparison));
         }
         for note in &self.notes {
             let _ = writeln!(s, "note: {note}");
