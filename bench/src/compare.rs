@@ -75,11 +75,12 @@ pub fn to_text(comparisons: &[Comparison]) -> String {
     let mut s = String::from("\nthis build against the other (medians over the rounds):\n");
     for c in comparisons {
         let per_txn = c.events_per_txn.map(|n| format!(", {n} ev/txn")).unwrap_or_default();
+        let rounds =
+            if c.rounds == 1 { "1 round".to_owned() } else { format!("{} rounds", c.rounds) };
         let _ = writeln!(
             s,
-            "  {}{per_txn} ({} rounds): {:.0} against {:.0} msg/s ({:.2}x), {:.3} against {:.3} CPU s/1000 ({:.2}x), p50 {:.2} against {:.2} ms, p99 {:.2} against {:.2} ms",
+            "  {}{per_txn} ({rounds}): {:.0} against {:.0} msg/s ({:.2}x), {:.3} against {:.3} CPU s/1000 ({:.2}x), p50 {:.2} against {:.2} ms, p99 {:.2} against {:.2} ms",
             c.scenario,
-            c.rounds,
             c.messages_per_s.0,
             c.messages_per_s.1,
             c.events_ratio,
