@@ -386,13 +386,12 @@ async fn compare_builds(
             let mut part = Report::default();
             let result = async {
                 let mut world = World::start(bin, example, database, sizes).await?;
-                let (duration, db) = (runs.duration, runs.db);
                 let measured_result = measured(
                     &mut world,
-                    duration,
+                    runs.duration,
                     runs.rate,
                     runs.max_rate,
-                    db,
+                    runs.db,
                     &mut part,
                     runs.wants,
                 )

@@ -28,9 +28,8 @@ pub struct Tally {
 
 #[derive(Debug, Default, Clone)]
 struct Stream {
-    seen: Vec<bool>,
-    /// When each sequence number first arrived (benchmark clock, ns; 0 before).
-    arrived_ns: Vec<u64>,
+    /// When each sequence number first arrived (benchmark clock, ns), if it did.
+    arrived_ns: Vec<Option<u64>>,
     /// The highest sequence number seen so far; an arrival below it is out of order.
     highest: Option<u32>,
     delivered: u64,
@@ -57,16 +56,14 @@ impl Tally {
     pub fn record(&mut self, stamp: Stamp, at_ns: u64) {
         let stream = self.streams.entry(stamp.stream).or_default();
         let i = stamp.seq as usize;
-        if stream.seen.len() <= i {
-            stream.seen.resize(i + 1, false);
-            stream.arrived_ns.resize(i + 1, 0);
+        if stream.arrived_ns.len() <= i {
+            stream.arrived_ns.resize(i + 1, None);
         }
-        if stream.seen[i] {
+        if stream.arrived_ns[i].is_some() {
             stream.duplicates += 1;
             return;
         }
-        stream.seen[i] = true;
-        stream.arrived_ns[i] = at_ns;
+        stream.arrived_ns[i] = Some(at_ns);
         stream.delivered += 1;
         if stream.highest.is_some_and(|h| stamp.seq < h) {
             stream.out_of_order += 1;
@@ -82,7 +79,7 @@ impl Tally {
     pub fn arrival_ns(&self, stream: u32, seq: u32) -> Option<u64> {
         let stream = self.streams.get(&stream)?;
         let i = seq as usize;
-        stream.arrived_ns.get(i).zip(stream.seen.get(i)).and_then(|(at, seen)| seen.then_some(*at))
+        stream.arrived_ns.get(i).copied().flatten()
     }
 
     pub fn delivered(&self) -> u64 {
@@ -93,7 +90,8 @@ impl Tally {
     pub fn complete(&self, sent: &Sent) -> bool {
         sent.iter().all(|(stream, n)| {
             self.streams.get(stream).is_some_and(|s| {
-                s.seen.len() >= *n as usize && s.seen.iter().take(*n as usize).all(|b| *b)
+                s.arrived_ns.len() >= *n as usize
+                    && s.arrived_ns.iter().take(*n as usize).all(Option::is_some)
             })
         })
     }
@@ -103,7 +101,7 @@ impl Tally {
             Matched { sent: sent.values().map(|n| u64::from(*n)).sum(), ..Matched::default() };
         for (id, stream) in &self.streams {
             let n = sent.get(id).copied().unwrap_or(0) as usize;
-            let ok = stream.seen.iter().take(n).filter(|b| **b).count() as u64;
+            let ok = stream.arrived_ns.iter().take(n).filter(|at| at.is_some()).count() as u64;
             m.delivered += ok;
             m.unexpected += stream.delivered - ok;
             m.duplicated += stream.duplicates;
