@@ -152,6 +152,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accepting: AtomicBool::new(true),
         partner,
         order,
+        door: Some(crate::bridge::door::Door::new(&bridge)),
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {

@@ -11,6 +11,8 @@
 //!   secret reaches the log, even at debug level with hostile input;
 //! - work a crash left in a portal's queue keeps its order across the two directions: an item
 //!   whose target is not recorded waits for the older work of the other direction;
+//! - a portal's messages keep their order whether they were queued at the door or by the
+//!   transaction worker;
 //! - the bridge notices the homeserver going away and back, and then catches up on the events
 //!   it may have dropped.
 
@@ -309,6 +311,68 @@ async fn a_command_delivered_again_is_run_and_answered_once() -> anyhow::Result<
     assert_eq!(pongs, 1, "the command ran again: {:?}", w.messages_in(MANAGEMENT));
     let log = w.stop()?;
     assert!(log.contains("command answered before the restart"), "{log}");
+    Ok(())
+}
+
+/// Plain portal messages are queued at the door, in the commit that stores their transaction;
+/// a transaction with anything else in it goes through the transaction worker. Mixed in quick
+/// succession, the portal's messages must still be applied in the order they were pushed (each
+/// gets a "not logged in" notice in reply, so the notices show the order). The bot is slow to
+/// answer the commands that send every third transaction through the worker, so plain ones
+/// arrive at the door while an earlier one is still being processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_messages_keep_their_order_whether_routed_at_the_door_or_by_the_worker()
+-> anyhow::Result<()> {
+    let hs = FakeHomeserver::start().await?;
+    hs.slow_down("interop-bridge", std::time::Duration::from_millis(300));
+    let mut w = World::start_with(hs, &[]).await?;
+    let mut pushed = Vec::new();
+    for i in 0..30 {
+        let message = w.text(PORTAL, ALICE, &format!("m{i}"));
+        pushed.push(message["event_id"].clone());
+        let mut events = vec![message];
+        match i % 3 {
+            // A command sends the whole transaction through the worker.
+            0 => events.push(w.text(MANAGEMENT, ALICE, "version")),
+            // Comes while the worker is still at it: must wait behind it.
+            1 => {}
+            // Comes once the command was answered: the door may take it.
+            _ => {
+                let answers = || {
+                    w.messages_in(MANAGEMENT)
+                        .iter()
+                        .filter(|(_, b)| b.contains("interop-bridge"))
+                        .count()
+                };
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+                while answers() < i / 3 + 1 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        w.push(json!({"events": events})).await?;
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let replied_to = loop {
+        let replied_to: Vec<Value> = (w.hs.calls().iter())
+            .filter(|c| {
+                c.sent_message()
+                    .is_some_and(|(room, body)| room == PORTAL && body.contains("not logged in"))
+            })
+            .map(|c| c.body["m.relates_to"]["m.in_reply_to"]["event_id"].clone())
+            .collect();
+        if replied_to.len() >= pushed.len() || tokio::time::Instant::now() > deadline {
+            break replied_to;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(replied_to, pushed, "every message once, in the order pushed");
+    let log = w.stop()?;
+    // Those that came while a command was answered waited for the worker; most that came after
+    // it (10) were routed at the door.
+    let routed = log.matches("stored and routed transaction").count();
+    assert!((5..=10).contains(&routed), "{routed} routed at the door:\n{log}");
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use interop_bridge::{
     config::{DatabaseConfig, DatabaseKind, registration::new_pickle_key},
     gatekeeper::partner_identity::{PartnerIdentityError, StorageKey, load_or_create},
-    store::{MessageRow, NewLogin, OlmSave, Store, TransactionInsert},
+    store::{Direction, MessageRow, NewLogin, NewPortalWork, OlmSave, Store, TransactionInsert},
 };
 
 /// One store per available database, each fresh and migrated.
@@ -106,6 +106,50 @@ async fn transactions_keep_arrival_order_and_dedupe_on_id_and_content() {
         store.insert_transaction("3", "{}").await.unwrap();
         store.insert_transaction("4", "{}").await.unwrap();
         assert_eq!(store.pending_transactions(1).await.unwrap().len(), 1, "{name}: limit");
+    }
+}
+
+#[tokio::test]
+async fn a_routed_transaction_queues_its_work_in_its_commit_unless_an_earlier_one_waits() {
+    let work = |key: &str| NewPortalWork {
+        owner: "@alice:x".into(),
+        remote_chat: "bob@native".into(),
+        direction: Direction::ToRemote,
+        dedupe_key: key.into(),
+        payload: key.into(),
+    };
+    let queued = |store: &Store| {
+        let store = store.clone();
+        async move {
+            let pending =
+                store.pending_portal_work("@alice:x", "bob@native", Direction::ToRemote, 10);
+            pending.await.unwrap().into_iter().map(|w| w.dedupe_key).collect::<Vec<_>>()
+        }
+    };
+    for (name, store, _dir) in stores().await {
+        // Nothing waits: stored processed, its work queued.
+        let routed = store.insert_routed_transaction("1", "{\"a\":1}", &[work("m|a")]).await;
+        assert_eq!(routed.unwrap(), TransactionInsert::Routed, "{name}");
+        assert!(store.pending_transactions(10).await.unwrap().is_empty(), "{name}");
+        assert_eq!(queued(&store).await, ["m|a"], "{name}");
+        // A retry is a duplicate, and queues nothing again.
+        let again = store.insert_routed_transaction("1", "{\"a\":1}", &[work("m|x")]).await;
+        assert_eq!(again.unwrap(), TransactionInsert::Duplicate, "{name}");
+        // An earlier transaction waits for the worker: this one waits behind it, its work not
+        // queued ahead of the earlier one's.
+        store.insert_transaction("2", "{\"b\":2}").await.unwrap();
+        let behind = store.insert_routed_transaction("3", "{\"c\":3}", &[work("m|c")]).await;
+        assert_eq!(behind.unwrap(), TransactionInsert::Stored, "{name}");
+        let pending = store.pending_transactions(10).await.unwrap();
+        let ids: Vec<&str> = pending.iter().map(|t| t.txn_id.as_str()).collect();
+        assert_eq!(ids, ["2", "3"], "{name}");
+        assert_eq!(queued(&store).await, ["m|a"], "{name}");
+        // Once the worker is through, the door routes again.
+        let seqs: Vec<i64> = pending.iter().map(|t| t.seq).collect();
+        store.queue_portal_work(&[work("m|b"), work("m|c")], &seqs).await.unwrap();
+        let next = store.insert_routed_transaction("4", "{\"d\":4}", &[work("m|d")]).await;
+        assert_eq!(next.unwrap(), TransactionInsert::Routed, "{name}");
+        assert_eq!(queued(&store).await, ["m|a", "m|b", "m|c", "m|d"], "{name}");
     }
 }
 

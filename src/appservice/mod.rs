@@ -44,6 +44,9 @@ pub struct AppserviceState {
     pub partner: PartnerEndpoints,
     /// Keeps numbered transactions in the homeserver's order.
     pub order: txn_order::TxnOrder,
+    /// Routes plain portal traffic into the portals' queues as it is stored; `None` sends
+    /// every transaction through the worker.
+    pub door: Option<crate::bridge::door::Door>,
 }
 
 /// The router for every Application Service API route (and the legacy unversioned paths), plus

@@ -1,10 +1,11 @@
 //! `PUT /_matrix/app/v1/transactions/{txnId}`: the homeserver pushes events to us.
 //!
 //! The body is validated (as ruma reads it and as the worker will), written to the store, and
-//! only then acknowledged; processing happens afterwards in the bridge's transaction worker. A
-//! retry of a stored transaction is answered 200 without being stored or processed again. A
-//! numbered transaction that overtook an earlier one is refused until the earlier one came
-//! ([`super::txn_order`]).
+//! only then acknowledged; processing happens afterwards in the bridge's transaction worker,
+//! except for plain portal traffic, which is queued into its portals in the same commit
+//! ([`crate::bridge::door`]). A retry of a stored transaction is answered 200 without being
+//! stored or processed again. A numbered transaction that overtook an earlier one is refused
+//! until the earlier one came ([`super::txn_order`]).
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -57,7 +58,19 @@ pub async fn push_transaction(
             format!("Transaction {missing} has to come first"),
         ));
     }
-    match state.store.insert_transaction(txn_id, text).await {
+    let routed = state.door.as_ref().and_then(|door| door.route(&parsed));
+    let stored = match &routed {
+        Some(work) => state.store.insert_routed_transaction(txn_id, text, work).await,
+        None => state.store.insert_transaction(txn_id, text).await,
+    };
+    match stored {
+        Ok(TransactionInsert::Routed) => {
+            tracing::debug!(txn_id, events = request.events.len(), "stored and routed transaction");
+            state.order.stored(txn_id, true);
+            if let (Some(door), Some(work)) = (&state.door, &routed) {
+                door.routed(work);
+            }
+        }
         Ok(TransactionInsert::Stored) => {
             tracing::debug!(txn_id, events = request.events.len(), "stored transaction");
             state.order.stored(txn_id, true);

@@ -12,6 +12,7 @@ mod bot;
 pub mod cache;
 pub mod catch_up;
 mod dispatch;
+pub mod door;
 mod ephemeral;
 pub mod logins;
 pub mod mappings;

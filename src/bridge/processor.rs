@@ -221,7 +221,8 @@ pub(super) async fn queue_portal_event(
 /// of other users allowed to relay, are bridged in order through the portal's queue. Anyone
 /// else is told once why their message stays on Matrix.
 ///
-/// Every way an event enters a portal queue goes through here, so the checks cannot be missed.
+/// Every way an event enters a portal queue goes through here or through the door
+/// ([`super::door`]), and both decide with [`route_in_portal`], so the checks cannot be missed.
 async fn portal_work_for(
     bridge: &Arc<Bridge>,
     raw: &Raw<AnyTimelineEvent>,
@@ -239,45 +240,80 @@ async fn portal_work_for(
             return Ok(None);
         }
     };
-    let bridged = matches!(
+    Ok(match route_in_portal(bridge, &portal, raw, event) {
+        PortalRoute::Queue(work) => Some(work),
+        PortalRoute::Ignore | PortalRoute::Command => None,
+        PortalRoute::NotBridged => {
+            not_bridged_hint(bridge, &portal, event.sender()).await;
+            None
+        }
+    })
+}
+
+/// What a portal's event (not one of the bridge's own users') is to the portal's queue.
+pub(super) enum PortalRoute {
+    /// Bridged: this work goes into the portal's queue.
+    Queue(NewPortalWork),
+    /// Not bridged, and nothing to say: state, membership, an unknown type, a relay message
+    /// that cannot be serialised.
+    Ignore,
+    /// A prefixed bot command: the bot answers it; it stays off the gatekeeper.
+    Command,
+    /// A message of somebody who may not write to this chat: they are told once why.
+    NotBridged,
+}
+
+/// Whether the event is of a type portals bridge: messages, reactions and redactions.
+pub(super) fn is_bridged_type(event: &AnyTimelineEvent) -> bool {
+    matches!(
         event.event_type(),
         TimelineEventType::RoomMessage
             | TimelineEventType::Reaction
             | TimelineEventType::RoomRedaction
-    );
-    if !bridged {
-        return Ok(None);
+    )
+}
+
+/// Decides what a portal's event is, from memory alone (no I/O), so that the door can decide
+/// it too.
+pub(super) fn route_in_portal(
+    bridge: &Bridge,
+    portal: &portal::Portal,
+    raw: &Raw<AnyTimelineEvent>,
+    event: &AnyTimelineEvent,
+) -> PortalRoute {
+    if !is_bridged_type(event) {
+        return PortalRoute::Ignore;
     }
     if let AnyTimelineEvent::MessageLike(AnyMessageLikeEvent::RoomMessage(
         MessageLikeEvent::Original(message),
     )) = event
         && bot::is_prefixed_command(bridge, message.content.body())
     {
-        return Ok(None);
+        return PortalRoute::Command;
     }
     if portal.owner != event.sender() {
         let relayed = portal.relay
             && event.event_type() == TimelineEventType::RoomMessage
             && bridge.permission_level(event.sender()) >= PermissionLevel::Relay;
         if !relayed {
-            if event.event_type() == TimelineEventType::RoomMessage {
-                not_bridged_hint(bridge, &portal, event.sender()).await;
-            }
-            return Ok(None);
+            return match event.event_type() {
+                TimelineEventType::RoomMessage => PortalRoute::NotBridged,
+                _ => PortalRoute::Ignore,
+            };
         }
     }
     let work = PortalWork::Matrix { event: raw.clone() };
     match serde_json::to_string(&work) {
-        Ok(payload) => Ok(Some(NewPortalWork {
+        Ok(payload) => PortalRoute::Queue(NewPortalWork {
             owner: portal.owner.to_string(),
             remote_chat: portal.remote_chat.clone(),
             direction: Direction::ToRemote,
             dedupe_key: format!("m|{}", event.event_id()),
             payload,
-        })),
+        }),
         Err(error) => {
             tracing::error!(%error, "cannot serialise a portal event; not bridged");
-            Ok(None)
+            PortalRoute::Ignore
         }
     }
 }

@@ -115,13 +115,18 @@ pub async fn store_and_wake(
         return Ok(0);
     }
     let queued = bridge.store.queue_portal_work(work, processed_transactions).await?;
+    wake_for(bridge, work);
+    Ok(queued)
+}
+
+/// Wakes the worker of every portal direction that got some of `work`, once each.
+pub fn wake_for(bridge: &Arc<Bridge>, work: &[NewPortalWork]) {
     let mut woken = HashSet::new();
     for item in work {
         if woken.insert((&item.owner, &item.remote_chat, item.direction)) {
             bridge.queues.wake(bridge, &item.owner, &item.remote_chat, item.direction);
         }
     }
-    Ok(queued)
 }
 
 async fn run_worker(bridge_weak: Weak<Bridge>, key: PortalKey, notify: Arc<Notify>) {

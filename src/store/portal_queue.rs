@@ -7,7 +7,7 @@
 
 use super::{
     MessageRow, Store, StoreError,
-    db::{Value, args},
+    db::{Db, Value, args},
     in_transaction, now_ms, on_db,
 };
 
@@ -68,6 +68,39 @@ fn work_from((seq, owner, remote_chat, to_matrix, dedupe_key, payload): Columns)
     QueuedWork { seq, owner, remote_chat, direction, dedupe_key, payload }
 }
 
+/// Inserts work, in order, skipping what was queued before (same `dedupe_key`); returns how
+/// many items were newly queued. Every way work is stored goes through here.
+pub(super) async fn insert_work(
+    db: &mut Db<'_>,
+    work: &[NewPortalWork],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut queued = 0;
+    for rows in work.chunks(super::ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO portal_queue
+               (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
+             VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
+            super::values_list(rows.len(), 6)
+        );
+        let values: Vec<Value> = rows
+            .iter()
+            .flat_map(|w| {
+                [
+                    w.owner.as_str().into(),
+                    w.remote_chat.as_str().into(),
+                    w.direction.to_matrix().into(),
+                    w.dedupe_key.as_str().into(),
+                    w.payload.as_str().into(),
+                    now.into(),
+                ]
+            })
+            .collect();
+        queued += db.execute(&sql, &values).await?;
+    }
+    Ok(queued)
+}
+
 impl Store {
     /// Queues work for the portal `(owner, remote_chat)`. Returns false if work with the same
     /// `dedupe_key` was queued before (done or not).
@@ -99,30 +132,8 @@ impl Store {
         processed_transactions: &[i64],
     ) -> Result<u64, StoreError> {
         let now = now_ms();
-        let mut queued = 0;
         Ok(in_transaction!(self, |db| {
-            for rows in work.chunks(super::ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "INSERT INTO portal_queue
-                       (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
-                     VALUES {} ON CONFLICT (dedupe_key) DO NOTHING",
-                    super::values_list(rows.len(), 6)
-                );
-                let values: Vec<Value> = rows
-                    .iter()
-                    .flat_map(|w| {
-                        [
-                            w.owner.as_str().into(),
-                            w.remote_chat.as_str().into(),
-                            w.direction.to_matrix().into(),
-                            w.dedupe_key.as_str().into(),
-                            w.payload.as_str().into(),
-                            now.into(),
-                        ]
-                    })
-                    .collect();
-                queued += db.execute(&sql, &values).await?;
-            }
+            let queued = insert_work(&mut db, work, now).await?;
             let stamp = super::stamp_now_sql(
                 "appservice_transactions",
                 "processed_at",

@@ -2,13 +2,16 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, db::args, now_ms, on_db};
+use super::{NewPortalWork, Store, StoreError, db::args, in_transaction, now_ms, on_db};
 
 /// What happened when a pushed transaction was stored.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TransactionInsert {
     /// New: it will be processed.
     Stored,
+    /// New, and processed as it was stored: its portal work was queued in the same commit
+    /// ([`Store::insert_routed_transaction`]).
+    Routed,
     /// The same id with the same body was stored before: a retry, not processed again.
     Duplicate,
 }
@@ -38,6 +41,46 @@ impl Store {
             .await?
         });
         Ok(if result == 1 { TransactionInsert::Stored } else { TransactionInsert::Duplicate })
+    }
+
+    /// Stores a transaction whose portal work is already known, and queues that work in the
+    /// same commit, the transaction marked processed: one commit instead of two, and no turn
+    /// through the transaction worker. Unless an earlier transaction is still unprocessed: its
+    /// work has to be queued first, so this one is stored for the worker like any other
+    /// ([`TransactionInsert::Stored`]), and `work` is dropped.
+    pub async fn insert_routed_transaction(
+        &self,
+        txn_id: &str,
+        body: &str,
+        work: &[NewPortalWork],
+    ) -> Result<TransactionInsert, StoreError> {
+        let hash = hex(&Sha256::digest(body.as_bytes()));
+        let now = now_ms();
+        Ok(in_transaction!(self, |db| {
+            let earlier = db
+                .fetch_optional_as::<(i64,)>(
+                    "SELECT seq FROM appservice_transactions WHERE processed_at IS NULL LIMIT 1",
+                    args![],
+                )
+                .await?;
+            let processed_at = earlier.is_none().then_some(now);
+            let inserted = db
+                .execute(
+                    "INSERT INTO appservice_transactions
+                       (txn_id, body_sha256, body, received_at, processed_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
+                    args![txn_id, &hash, body, now, processed_at],
+                )
+                .await?;
+            match (inserted, earlier) {
+                (0, _) => TransactionInsert::Duplicate,
+                (_, Some(_)) => TransactionInsert::Stored,
+                (_, None) => {
+                    super::portal_queue::insert_work(&mut db, work, now).await?;
+                    TransactionInsert::Routed
+                }
+            }
+        }))
     }
 
     /// The oldest transactions not yet processed, in the order they arrived.

@@ -63,6 +63,7 @@ impl Api {
             accepting: AtomicBool::new(true),
             partner,
             order: TxnOrder::new(None, txn_order::MAX_WAIT),
+            door: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
