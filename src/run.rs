@@ -138,6 +138,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     bridge.catch_up.needed(last_heard.unwrap_or_else(crate::store::now_ms));
 
     let wake = Arc::new(Notify::new());
+    // Typing and receipts, from the transaction worker and from the door, in arrival order.
+    let lane = Arc::new(crate::bridge::ephemeral::Lane::start(bridge.clone()));
     let recent = store.recent_transaction_ids(1000).await.context("cannot read the database")?;
     // Newest first from the store; the order follows them as they arrived.
     let order = txn_order::TxnOrder::resume(recent.iter().rev().map(String::as_str));
@@ -152,7 +154,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accepting: AtomicBool::new(true),
         partner,
         order,
-        door: Some(crate::bridge::door::Door::new(&bridge)),
+        door: (store.routes_at_the_door())
+            .then(|| crate::bridge::door::Door::new(&bridge, lane.clone())),
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {
@@ -162,7 +165,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     connect_logins(&bridge).await;
-    let processor = tokio::spawn(processor::run(bridge.clone(), wake.clone(), shutdown_rx.clone()));
+    let processor =
+        tokio::spawn(processor::run(bridge.clone(), lane, wake.clone(), shutdown_rx.clone()));
     tokio::spawn(catch_up::watch(bridge.clone(), wake, shutdown_rx.clone()));
     let server = {
         let mut shutdown_rx = shutdown_rx.clone();

@@ -68,7 +68,7 @@ pub async fn push_transaction(
             tracing::debug!(txn_id, events = request.events.len(), "stored and routed transaction");
             state.order.stored(txn_id, true);
             if let (Some(door), Some(work)) = (&state.door, &routed) {
-                door.routed(work);
+                door.routed(&parsed, work).await;
             }
         }
         Ok(TransactionInsert::Stored) => {

@@ -13,7 +13,7 @@ pub mod cache;
 pub mod catch_up;
 mod dispatch;
 pub mod door;
-mod ephemeral;
+pub mod ephemeral;
 pub mod logins;
 pub mod mappings;
 mod media;

@@ -46,10 +46,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs until `shutdown` turns true and nothing stored is left to process, or
 /// [`SHUTDOWN_DRAIN`] has passed since.
-pub async fn run(bridge: Arc<Bridge>, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+/// Typing and receipts go into `lane`, which the door shares ([`super::door`]).
+pub async fn run(
+    bridge: Arc<Bridge>,
+    lane: Arc<ephemeral::Lane>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut last_prune: Option<std::time::Instant> = None;
     let mut stopping_since: Option<std::time::Instant> = None;
-    let lane = ephemeral::Lane::start(bridge.clone());
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(std::time::Instant::now());
