@@ -211,6 +211,10 @@ impl<'a> Conn<'a> {
             self.actor.handler.handle_all(user, unsaved.deliveries).await.map_err(|e| {
                 lost(format!("{e}; reconnecting so that the gatekeeper delivers it again"))
             })?;
+            // The handler woke the portals' workers: let them read their work and send it on
+            // before this save takes the store, so a message does not wait for it on its way
+            // to Matrix. The gatekeeper's confirmation can wait that long.
+            tokio::task::yield_now().await;
         }
         match keys::save(&ctx.store, &ctx.storage, user, &mut self.keys, &unsaved.seen).await {
             Ok(true) => self.send_all(&unsaved.then_send).await,
