@@ -2,7 +2,8 @@
 //!
 //! From Matrix: stored transactions are taken in arrival order by the [`processor`]; commands
 //! and invites go to the [`bot`], portal events into the portal's queue ([`queue`]), typing and
-//! receipts straight to the gatekeeper ([`ephemeral`]). From the gatekeeper: each login's events
+//! receipts straight to the gatekeeper ([`ephemeral`]). A transaction of plain portal traffic
+//! is queued as it is stored instead, at the [`door`]. From the gatekeeper: each login's events
 //! arrive at [`remote_events`], which stores them in the same portal queues. A portal's workers
 //! (one per direction) apply its queue in order through [`dispatch`]: [`to_remote`] for Matrix
 //! events, [`to_matrix`] for gatekeeper events; their homeserver sends go through [`once`],
