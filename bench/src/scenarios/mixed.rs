@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::{
-    Collector, Meters, RunResult, contact_senders, inbound, join_senders, outbound, row,
+    Collector, DRAIN, Meters, RunResult, contact_senders, inbound, join_senders, outbound, row,
     stream_base, with_progress,
 };
 use crate::{
@@ -81,6 +81,16 @@ pub async fn run(
     world.standin.unsubscribe();
     world.gatekeeper.sink.unsubscribe();
     let (subject_cpu_s, harness_cpu_s, peak_rss, wall_s) = meters.finish();
+    // Receipts trail the messages in their lane: wait for them as for late messages, while
+    // they keep coming (not counted in the row's time or CPU, as before).
+    let reads = || counters.read_receipts.load(Ordering::Relaxed) - reads0;
+    let (mut seen, mut since) = (reads(), tokio::time::Instant::now());
+    while seen < receipts_pushed && since.elapsed() < DRAIN {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if reads() != seen {
+            (seen, since) = (reads(), tokio::time::Instant::now());
+        }
+    }
     // CPU and memory are shared by both directions: each row shows the whole process, per
     // message of both directions.
     let total = (in_tally.delivered() + out_tally.delivered()).max(1) as f64;
@@ -105,10 +115,7 @@ pub async fn run(
     in_row.target_rate = half;
     in_row.notes.push("CPU split between the directions by their message counts".into());
     in_row.extra.push(("read receipts pushed".into(), receipts_pushed));
-    in_row.extra.push((
-        "read receipts that reached the contacts".into(),
-        counters.read_receipts.load(Ordering::Relaxed) - reads0,
-    ));
+    in_row.extra.push(("read receipts that reached the contacts".into(), reads()));
     rows.push(in_row);
     let mut out_row = row(
         &format!("mixed outbound{suffix}"),
