@@ -208,7 +208,9 @@ is_running() {
     [[ "$state" != "Z" ]]
 }
 
-# Polls the client API until it answers, Synapse dies, or the timeout passes.
+# Polls the client API until it answers, Synapse dies, or the timeout passes. The answer
+# counts only once this Synapse holds the port: another process may have taken the port
+# between the caller's probe and Synapse's bind, and would answer in its place.
 wait_until_ready() {
     local port="$1" pid="$2"
     "$VENV/bin/python" - "$port" "$pid" "$START_TIMEOUT_S" <<'EOF'
@@ -216,11 +218,32 @@ import os, sys, time, urllib.request
 
 port, pid, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 url = f"http://127.0.0.1:{port}/_matrix/client/versions"
+
+def holds_port():
+    sockets = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:["):-1])
+        with open("/proc/net/tcp") as table:
+            for line in table.readlines()[1:]:
+                fields = line.split()
+                listening = fields[3] == "0A"
+                if listening and int(fields[1].split(":")[1], 16) == int(port) and fields[9] in sockets:
+                    return True
+    except OSError:
+        pass
+    return False
+
 deadline = time.monotonic() + timeout
 while time.monotonic() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
+            if response.status == 200 and holds_port():
                 sys.exit(0)
     except OSError:
         pass
