@@ -2,7 +2,11 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{NewPortalWork, Store, StoreError, db::args, in_transaction, now_ms, on_db};
+use super::{
+    NewPortalWork, Store, StoreError,
+    db::{Db, args},
+    in_transaction, now_ms, on_db,
+};
 
 /// What happened when a pushed transaction was stored.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,15 +35,7 @@ impl Store {
         txn_id: &str,
         body: &str,
     ) -> Result<TransactionInsert, StoreError> {
-        let hash = hex(&Sha256::digest(body.as_bytes()));
-        let result = on_db!(self, |db| {
-            db.execute(
-                "INSERT INTO appservice_transactions (txn_id, body_sha256, body, received_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
-                args![txn_id, &hash, body, now_ms()],
-            )
-            .await?
-        });
+        let result = on_db!(self, |db| insert_row(&mut db, txn_id, body, now_ms(), None).await?);
         Ok(if result == 1 { TransactionInsert::Stored } else { TransactionInsert::Duplicate })
     }
 
@@ -54,7 +50,6 @@ impl Store {
         body: &str,
         work: &[NewPortalWork],
     ) -> Result<TransactionInsert, StoreError> {
-        let hash = hex(&Sha256::digest(body.as_bytes()));
         let now = now_ms();
         Ok(in_transaction!(self, |db| {
             let earlier = db
@@ -64,14 +59,7 @@ impl Store {
                 )
                 .await?;
             let processed_at = earlier.is_none().then_some(now);
-            let inserted = db
-                .execute(
-                    "INSERT INTO appservice_transactions
-                       (txn_id, body_sha256, body, received_at, processed_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
-                    args![txn_id, &hash, body, now, processed_at],
-                )
-                .await?;
+            let inserted = insert_row(&mut db, txn_id, body, now, processed_at).await?;
             match (inserted, earlier) {
                 (0, _) => TransactionInsert::Duplicate,
                 (_, Some(_)) => TransactionInsert::Stored,
@@ -150,6 +138,25 @@ impl Store {
             .await?
         }))
     }
+}
+
+/// Inserts a transaction unless the identical one (same id, same body) is stored; returns how
+/// many rows were inserted (0 or 1). Both ways of storing a transaction go through here.
+async fn insert_row(
+    db: &mut Db<'_>,
+    txn_id: &str,
+    body: &str,
+    received_at: i64,
+    processed_at: Option<i64>,
+) -> Result<u64, StoreError> {
+    let hash = hex(&Sha256::digest(body.as_bytes()));
+    db.execute(
+        "INSERT INTO appservice_transactions
+           (txn_id, body_sha256, body, received_at, processed_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (txn_id, body_sha256) DO NOTHING",
+        args![txn_id, &hash, body, received_at, processed_at],
+    )
+    .await
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::{
-    Collector, DRAIN, Meters, RunResult, contact_senders, inbound, join_senders, outbound, row,
+    Collector, Meters, RunResult, contact_senders, drain, inbound, join_senders, outbound, row,
     stream_base, with_progress,
 };
 use crate::{
@@ -84,13 +84,7 @@ pub async fn run(
     // Receipts trail the messages in their lane: wait for them as for late messages, while
     // they keep coming (not counted in the row's time or CPU, as before).
     let reads = || counters.read_receipts.load(Ordering::Relaxed) - reads0;
-    let (mut seen, mut since) = (reads(), tokio::time::Instant::now());
-    while seen < receipts_pushed && since.elapsed() < DRAIN {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if reads() != seen {
-            (seen, since) = (reads(), tokio::time::Instant::now());
-        }
-    }
+    drain(|| (reads() >= receipts_pushed, reads())).await;
     // CPU and memory are shared by both directions: each row shows the whole process, per
     // message of both directions.
     let total = (in_tally.delivered() + out_tally.delivered()).max(1) as f64;

@@ -89,26 +89,34 @@ impl Collector {
     /// backlog the bridge accepted faster than it could apply is waited for while it moves);
     /// returns the tally.
     pub async fn finish(self, sent: &Sent) -> Tally {
-        let mut last_progress = Instant::now();
-        let mut delivered = self.delivered();
-        let give_up = Instant::now() + MAX_DRAIN;
-        loop {
-            let (complete, now_delivered) = {
-                let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
-                (tally.complete(sent), tally.delivered())
-            };
-            if now_delivered > delivered {
-                delivered = now_delivered;
-                last_progress = Instant::now();
-            }
-            if complete || last_progress.elapsed() > DRAIN || Instant::now() > give_up {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        drain(|| {
+            let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+            (tally.complete(sent), tally.delivered())
+        })
+        .await;
         // A little longer, so late duplicates would be seen too.
         tokio::time::sleep(Duration::from_millis(200)).await;
         std::mem::take(&mut *self.tally.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Waits while arrivals keep coming: until `progress` says all arrived, or its count of
+/// arrivals did not grow for [`DRAIN`], or [`MAX_DRAIN`] passed. `progress` gives (all
+/// arrived, how many arrived).
+pub async fn drain(mut progress: impl FnMut() -> (bool, u64)) {
+    let mut last_progress = Instant::now();
+    let mut arrived = progress().1;
+    let give_up = Instant::now() + MAX_DRAIN;
+    loop {
+        let (complete, now_arrived) = progress();
+        if now_arrived > arrived {
+            arrived = now_arrived;
+            last_progress = Instant::now();
+        }
+        if complete || last_progress.elapsed() > DRAIN || Instant::now() > give_up {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
