@@ -126,7 +126,7 @@ async fn a_routed_transaction_queues_its_work_in_its_commit_unless_an_earlier_on
             pending.await.unwrap().into_iter().map(|w| w.dedupe_key).collect::<Vec<_>>()
         }
     };
-    for (name, store, _dir) in stores().await {
+    for (name, store, dir) in stores().await {
         // Nothing waits: stored processed, its work queued.
         let routed = store.insert_routed_transaction("1", "{\"a\":1}", &[work("m|a")]).await;
         assert_eq!(routed.unwrap(), TransactionInsert::Routed, "{name}");
@@ -144,6 +144,15 @@ async fn a_routed_transaction_queues_its_work_in_its_commit_unless_an_earlier_on
         let ids: Vec<&str> = pending.iter().map(|t| t.txn_id.as_str()).collect();
         assert_eq!(ids, ["2", "3"], "{name}");
         assert_eq!(queued(&store).await, ["m|a"], "{name}");
+        if let Some(dir) = &dir {
+            // The routed one keeps no body (its messages' text); the waiting one needs it.
+            let db = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+            let body = |id: &str| -> String {
+                let sql = "SELECT body FROM appservice_transactions WHERE txn_id = ?1";
+                db.query_row(sql, [id], |row| row.get(0)).unwrap()
+            };
+            assert_eq!((body("1").as_str(), body("3").as_str()), ("", "{\"c\":3}"));
+        }
         // Once the worker is through, the door routes again.
         let seqs: Vec<i64> = pending.iter().map(|t| t.seq).collect();
         store.queue_portal_work(&[work("m|b"), work("m|c")], &seqs).await.unwrap();

@@ -146,8 +146,8 @@ impl Store {
                 .await?;
             // Nothing was written when nothing matched: the commit is empty.
             if updated > 0 {
-                // A statement per table for up to ROWS_PER_STATEMENT rows.
-                for peers in save.sealed_peers.chunks(super::ROWS_PER_STATEMENT) {
+                // A few statements per table, of a few fixed sizes (`statement_chunks`).
+                for peers in super::statement_chunks(save.sealed_peers) {
                     let sql = format!(
                         "INSERT INTO olm_peers (matrix_user_id, peer, sealed) VALUES {} \
                          ON CONFLICT (matrix_user_id, peer) DO UPDATE SET sealed = excluded.sealed",
@@ -161,7 +161,7 @@ impl Store {
                         .collect();
                     db.execute(&sql, &values).await?;
                 }
-                for seen in save.seen.chunks(super::ROWS_PER_STATEMENT) {
+                for seen in super::statement_chunks(save.seen) {
                     let sql = format!(
                         "INSERT INTO remote_seen (matrix_user_id, sender, message_id, seen_at) \
                          VALUES {} ON CONFLICT DO NOTHING",

@@ -54,7 +54,7 @@ pub(super) async fn insert_messages(
     rows: &[MessageRow],
 ) -> Result<(), StoreError> {
     let now = now_ms();
-    for rows in rows.chunks(super::ROWS_PER_STATEMENT) {
+    for rows in super::statement_chunks(rows) {
         let sql = format!(
             "INSERT INTO messages (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
              VALUES {} ON CONFLICT DO NOTHING",

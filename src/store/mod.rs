@@ -267,30 +267,46 @@ fn open_sqlite(path: &std::path::Path) -> Result<rusqlite::Connection, StoreErro
     Ok(connection)
 }
 
-/// Rows per multi-row insert: far below the bound-value limits of SQLite (32,766) and
-/// PostgreSQL (65,535) at up to five values a row.
-const ROWS_PER_STATEMENT: usize = 500;
+/// The sizes [`statement_chunks`] cuts rows into, largest first. The largest keeps a statement
+/// far below the bound-value limits of SQLite (32,766) and PostgreSQL (65,535) at up to seven
+/// values a row.
+const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
 
-/// The statement that sets `column` of `table` to now on the rows whose `seq` is one of `seqs`
-/// (how a batch of queued work or transactions is marked handled), and its values; `None` when
-/// `seqs` is empty.
-fn stamp_now_sql(
+/// Cuts `rows` into chunks for multi-row statements, each of one of [`CHUNK_SIZES`], largest
+/// first. Each size is one SQL text, so the connection's statement cache holds a few of them,
+/// not one per batch size it ever met (each a compiled program, up to hundreds of values
+/// long, kept until the cache is full).
+fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let size = CHUNK_SIZES.into_iter().find(|size| *size <= rest.len())?;
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// Sets `column` of `table` to now on the rows whose `seq` is one of `seqs`: how a batch of
+/// queued work or transactions is marked handled.
+async fn stamp_now(
+    db: &mut db::Db<'_>,
     table: &str,
     column: &str,
     seqs: &[i64],
-) -> Option<(String, Vec<db::Value<'static>>)> {
-    if seqs.is_empty() {
-        return None;
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for chunk in statement_chunks(seqs) {
+        // The seqs are $1…$n, the time is bound after them.
+        let time = chunk.len() + 1;
+        let sql = format!(
+            "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
+            values_list(1, chunk.len())
+        );
+        let mut values: Vec<db::Value> = chunk.iter().map(|seq| (*seq).into()).collect();
+        values.push(now.into());
+        db.execute(&sql, &values).await?;
     }
-    // The seqs are $1…$n, the time is bound after them.
-    let time = seqs.len() + 1;
-    let sql = format!(
-        "UPDATE {table} SET {column} = ${time} WHERE seq IN {}",
-        values_list(1, seqs.len())
-    );
-    let mut values: Vec<db::Value> = seqs.iter().map(|seq| (*seq).into()).collect();
-    values.push(now_ms().into());
-    Some((sql, values))
+    Ok(())
 }
 
 /// `($1, $2, $3), ($4, $5, $6)…`: the numbered placeholders of `rows` rows of `columns`
@@ -342,6 +358,21 @@ mod tests {
         assert_eq!(store.ghost_count().await.unwrap(), 0);
         store.insert_ghost("@ghost:example.org").await.unwrap();
         assert_eq!(store.ghost_count().await.unwrap(), 1);
+    }
+
+    #[test]
+    fn rows_are_cut_into_chunks_of_a_few_sizes_in_order() {
+        let rows: Vec<usize> = (0..637).collect();
+        let chunks: Vec<&[usize]> = super::statement_chunks(&rows).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 256, 64, 16, 16, 16, 4, 4, 4, 1]);
+        assert_eq!(chunks.concat(), rows);
+        let sizes = |n: usize| {
+            let rows = vec![0; n];
+            super::statement_chunks(&rows).map(<[_]>::len).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(37), [16, 16, 4, 1]);
+        assert!(sizes(0).is_empty());
     }
 
     #[test]

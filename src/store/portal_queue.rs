@@ -76,7 +76,7 @@ pub(super) async fn insert_work(
     now: i64,
 ) -> Result<u64, StoreError> {
     let mut queued = 0;
-    for rows in work.chunks(super::ROWS_PER_STATEMENT) {
+    for rows in super::statement_chunks(work) {
         let sql = format!(
             "INSERT INTO portal_queue
                (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
@@ -134,14 +134,9 @@ impl Store {
         let now = now_ms();
         Ok(in_transaction!(self, |db| {
             let queued = insert_work(&mut db, work, now).await?;
-            let stamp = super::stamp_now_sql(
-                "appservice_transactions",
-                "processed_at",
-                processed_transactions,
-            );
-            if let Some((sql, values)) = stamp {
-                db.execute(&sql, &values).await?;
-            }
+            let transactions = processed_transactions;
+            super::stamp_now(&mut db, "appservice_transactions", "processed_at", transactions)
+                .await?;
             queued
         }))
     }
@@ -200,9 +195,7 @@ impl Store {
             return Ok(());
         }
         in_transaction!(self, |db| {
-            if let Some((sql, values)) = super::stamp_now_sql("portal_queue", "done_at", done) {
-                db.execute(&sql, &values).await?;
-            }
+            super::stamp_now(&mut db, "portal_queue", "done_at", done).await?;
             super::messages::insert_messages(&mut db, bridged).await?;
         });
         Ok(())

@@ -141,7 +141,9 @@ impl Store {
 }
 
 /// Inserts a transaction unless the identical one (same id, same body) is stored; returns how
-/// many rows were inserted (0 or 1). Both ways of storing a transaction go through here.
+/// many rows were inserted (0 or 1). Both ways of storing a transaction go through here. One
+/// stored processed keeps its id and its body's hash, to know a retry, but not the body: that
+/// is never read again, and it holds the text of messages.
 async fn insert_row(
     db: &mut Db<'_>,
     txn_id: &str,
@@ -150,6 +152,7 @@ async fn insert_row(
     processed_at: Option<i64>,
 ) -> Result<u64, StoreError> {
     let hash = hex(&Sha256::digest(body.as_bytes()));
+    let body = if processed_at.is_some() { "" } else { body };
     db.execute(
         "INSERT INTO appservice_transactions
            (txn_id, body_sha256, body, received_at, processed_at)
