@@ -134,9 +134,8 @@ impl Store {
         let now = now_ms();
         Ok(in_transaction!(self, |db| {
             let queued = insert_work(&mut db, work, now).await?;
-            let transactions = processed_transactions;
-            super::stamp_now(&mut db, "appservice_transactions", "processed_at", transactions)
-                .await?;
+            let (table, column) = ("appservice_transactions", "processed_at");
+            super::stamp_now(&mut db, table, column, processed_transactions).await?;
             queued
         }))
     }
