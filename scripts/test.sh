@@ -33,7 +33,9 @@ fi
 step "Benchmark smoke run (dev profile: checks that it runs and reports, not speed)"
 cargo build --locked -p interop-bench -p interop-bridge
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-"$target_dir/debug/interop-bench" --smoke --bridge-bin "$target_dir/debug/interop-bridge"
+smoke="$("$target_dir/debug/interop-bench" --smoke --bridge-bin "$target_dir/debug/interop-bridge")"
+echo "$smoke"
+grep -q "floor at 10 ev/txn" <<<"$smoke"
 # The comparison of two builds, here the same one twice: it runs, and reports its medians.
 compared="$("$target_dir/debug/interop-bench" --smoke --scenario outbound --rounds 1 \
     --bridge-bin "$target_dir/debug/interop-bridge" --against "$target_dir/debug/interop-bridge")"

@@ -96,8 +96,13 @@ pub fn to_text(comparisons: &[Comparison]) -> String {
     s
 }
 
-fn median(rows: &[&Row], figure: fn(&Row) -> f64) -> f64 {
-    let mut values: Vec<f64> = rows.iter().map(|r| figure(r)).collect();
+/// The median of one figure of `rows`; 0 without rows.
+pub fn median(rows: &[&Row], figure: fn(&Row) -> f64) -> f64 {
+    median_of(rows.iter().map(|r| figure(r)).collect())
+}
+
+/// The median of `values` (the mean of the middle two when their number is even); 0 when empty.
+pub fn median_of(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,

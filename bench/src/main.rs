@@ -19,12 +19,14 @@
 //!   [`synapse_world`]: the set-up against it.
 //! - [`scenarios`]: inbound, outbound, mixed, idle, trip (Synapse); [`peers`]: the peer
 //!   frameworks.
+//! - [`floor`]: the least CPU a message's unavoidable parts cost, beside 1/8 of a peer's.
 //! - [`seq`]: numbered messages; [`sink`]: where their arrivals go; [`measure`]: matching,
 //!   percentiles, CPU and RSS; [`reference`]: the stand-in's own rate; [`report`]: the output.
 
 mod bridge_proc;
 mod compare;
 mod door;
+mod floor;
 mod gatekeeper;
 mod matrix_user;
 mod measure;
@@ -64,6 +66,8 @@ enum Scenario {
     Mixed,
     Idle,
     Peers,
+    /// The unavoidable parts of an outbound message, each alone, with the peers for the budget.
+    Floor,
     All,
 }
 
@@ -137,7 +141,8 @@ struct Args {
     /// this build's; an older build may not know every key of the newer one).
     #[arg(long)]
     against_config_example: Option<PathBuf>,
-    /// Rounds of `--against`: each build runs once per round.
+    /// Rounds of `--against` (each build runs once per round), and of `--scenario floor` (the
+    /// floor and the peers take turns).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
 }
@@ -310,40 +315,95 @@ async fn run(mut args: Args) -> anyhow::Result<bool> {
             }
         }
     }
-    if wants(Scenario::Peers) {
-        let rate = if args.smoke { SMOKE_RATE } else { 0.0 };
-        let load = |per_txn| Load { per_txn, rate, duration, reaction_every: None };
+    if wants(Scenario::Floor) || wants(Scenario::Peers) {
         let peers_root = args.peers_root.clone().unwrap_or_else(repo_root);
-        for peer in peers::Peer::ALL {
-            match peers::check_installed(peer, &peers_root) {
-                Err(why) => report.notes.push(format!("{} skipped: {why}", peer.name())),
-                Ok(install) => {
-                    for per_txn in [1, 10] {
-                        match peers::run(
-                            peer,
-                            &install,
-                            load(per_txn),
-                            sizes.users * sizes.contacts,
-                        )
-                        .await
-                        {
-                            Ok(row) => report.rows.push(row),
-                            Err(error) => {
-                                ok = false;
-                                report.notes.push(format!(
-                                    "{} at {per_txn} ev/txn failed: {error:#}",
-                                    peer.name()
-                                ));
-                            }
+        let portals = sizes.users * sizes.contacts;
+        let iterations = if args.smoke { floor::SMOKE_ITERATIONS } else { floor::ITERATIONS };
+        let mut rounds = Vec::new();
+        if args.scenario == Scenario::Floor {
+            // The floor and the peers take turns, so that the budget and the floor come from
+            // the same stretch of the machine's load.
+            let n = if args.smoke { 1 } else { args.rounds.max(1) };
+            for round in 0..n {
+                eprintln!("floor, round {} of {n}…", round + 1);
+                ok &= floor_round(iterations, &mut rounds, &mut report).await;
+                ok &= run_peers(&peers_root, args.smoke, duration, portals, &mut report).await;
+            }
+        } else {
+            if wants(Scenario::Floor) {
+                eprintln!("floor: the unavoidable parts of an outbound message, each alone…");
+                for _ in 0..if args.smoke { 1 } else { FLOOR_ROUNDS } {
+                    ok &= floor_round(iterations, &mut rounds, &mut report).await;
+                }
+            }
+            if wants(Scenario::Peers) {
+                ok &= run_peers(&peers_root, args.smoke, duration, portals, &mut report).await;
+            }
+        }
+        report.floor = floor::Floor::of(&rounds);
+    }
+
+    print_report(&report, args.json)?;
+    Ok(ok && !report.failed())
+}
+
+/// Rounds of the floor when it runs with every scenario.
+const FLOOR_ROUNDS: usize = 5;
+
+/// One round of the floor into `rounds`; `false` (and a note) when it failed.
+async fn floor_round(
+    iterations: usize,
+    rounds: &mut Vec<floor::Round>,
+    report: &mut Report,
+) -> bool {
+    match tokio::task::spawn_blocking(move || floor::measure_round(iterations)).await {
+        Ok(Ok(round)) => {
+            rounds.push(round);
+            true
+        }
+        Ok(Err(error)) => {
+            report.notes.push(format!("the floor failed: {error:#}"));
+            false
+        }
+        Err(error) => {
+            report.notes.push(format!("the floor failed: {error}"));
+            false
+        }
+    }
+}
+
+/// Each installed peer at 1 and 10 events per transaction; `false` when a run failed (a peer
+/// that is not installed is skipped with a note).
+async fn run_peers(
+    peers_root: &Path,
+    smoke: bool,
+    duration: Duration,
+    portals: usize,
+    report: &mut Report,
+) -> bool {
+    let rate = if smoke { SMOKE_RATE } else { 0.0 };
+    let load = |per_txn| Load { per_txn, rate, duration, reaction_every: None };
+    let mut ok = true;
+    for peer in peers::Peer::ALL {
+        match peers::check_installed(peer, peers_root) {
+            Err(why) => report.notes.push(format!("{} skipped: {why}", peer.name())),
+            Ok(install) => {
+                for per_txn in [1, 10] {
+                    match peers::run(peer, &install, load(per_txn), portals).await {
+                        Ok(row) => report.rows.push(row),
+                        Err(error) => {
+                            ok = false;
+                            report.notes.push(format!(
+                                "{} at {per_txn} ev/txn failed: {error:#}",
+                                peer.name()
+                            ));
                         }
                     }
                 }
             }
         }
     }
-
-    print_report(&report, args.json)?;
-    Ok(ok && !report.failed())
+    ok
 }
 
 fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {

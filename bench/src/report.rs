@@ -117,6 +117,8 @@ pub struct Report {
     pub overhead: Vec<Overhead>,
     /// With `--against`: each scenario's medians for both builds, and their ratios.
     pub comparison: Vec<crate::compare::Comparison>,
+    /// The unavoidable parts of an outbound message (`--scenario floor`).
+    pub floor: Option<crate::floor::Floor>,
     pub notes: Vec<String>,
 }
 
@@ -146,6 +148,10 @@ impl Report {
             .collect();
         value["reference_ratios"] = serde_json::Value::Array(ratios);
         value["peer_ratios"] = serde_json::to_value(self.peer_ratios()).unwrap_or_default();
+        if let Some(floor) = &self.floor {
+            value["floor_budgets"] =
+                serde_json::to_value(floor.budgets(&self.rows)).unwrap_or_default();
+        }
         value["failed"] = self.failed().into();
         value
     }
@@ -268,6 +274,9 @@ impl Report {
                     "  vs {peer} at {per_txn} ev/txn: {speed:.2}x the events/s, {cpu:.3}x the CPU per event"
                 );
             }
+        }
+        if let Some(floor) = &self.floor {
+            s.push_str(&floor.to_text(&self.rows));
         }
         if !self.overhead.is_empty() {
             let _ =
