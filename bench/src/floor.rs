@@ -66,6 +66,16 @@ const PARTS: [(&str, &str); 8] = [
 /// One round: each part's µs of CPU per item, in the order of [`PARTS`].
 pub type Round = [f64; PARTS.len()];
 
+// Where each part is in a round.
+const PUSH_1: usize = 0;
+const PUSH_10: usize = 1;
+const COMMIT_1: usize = 2;
+const COMMIT_10: usize = 3;
+const OLM: usize = 4;
+const SAVE: usize = 5;
+const SEND_ONE: usize = 6;
+const SEND_PIPELINED: usize = 7;
+
 /// One part's CPU per item, in µs: the median of the rounds, and their spread.
 #[derive(Debug, Clone, Serialize)]
 pub struct Part {
@@ -93,18 +103,17 @@ const SENDER: &str = "@alice:bench.invalid";
 /// its own).
 pub fn measure_round(iterations: usize) -> anyhow::Result<Round> {
     let n = iterations.max(1);
+    // Ten messages an item: a quarter as many items keeps the round short.
+    let n10 = n / 4 + 1;
     let dir = tempfile::tempdir()?;
-    let (olm, save) = olm_ns(n)?;
-    let ns = [
-        push_ns(n, 1)?,
-        push_ns(n / 4 + 1, 10)?,
-        commit_ns(&dir.path().join("floor.db"), n, 1)?,
-        commit_ns(&dir.path().join("floor10.db"), n, 10)?,
-        olm,
-        save,
-        gatekeeper_ns(n, 1)?,
-        gatekeeper_ns(n / 4 + 1, 10)?,
-    ];
+    let mut ns: Round = [0.0; PARTS.len()];
+    ns[PUSH_1] = push_ns(n, 1)?;
+    ns[PUSH_10] = push_ns(n10, 10)?;
+    ns[COMMIT_1] = commit_ns(&dir.path().join("floor.db"), n, 1)?;
+    ns[COMMIT_10] = commit_ns(&dir.path().join("floor10.db"), n, 10)?;
+    (ns[OLM], ns[SAVE]) = olm_ns(n)?;
+    ns[SEND_ONE] = gatekeeper_ns(n, 1)?;
+    ns[SEND_PIPELINED] = gatekeeper_ns(n10, 10)?;
     Ok(ns.map(|ns| ns / 1000.0))
 }
 
@@ -133,11 +142,18 @@ impl Floor {
         // cheapest, as if every message were batched with nine others: one ratchet save for
         // ten, and the gatekeeper's exchanges pipelined. Only the Olm encryption is per
         // message whatever the design.
-        let per_message = us(4) + us(5) / 10.0 + us(7);
-        let per_event_us =
-            vec![(1, us(0) + us(2) + per_message), (10, (us(1) + us(3)) / 10.0 + per_message)];
+        let per_message = us(OLM) + us(SAVE) / 10.0 + us(SEND_PIPELINED);
+        let per_event_us = vec![
+            (1, us(PUSH_1) + us(COMMIT_1) + per_message),
+            (10, (us(PUSH_10) + us(COMMIT_10)) / 10.0 + per_message),
+        ];
         Some(Floor { rounds: rounds.len(), parts, per_event_us })
     }
+}
+
+/// Items run before a part is measured: connections open, caches and the allocator warm.
+fn warm_up(iterations: usize) -> usize {
+    iterations / 10 + 1
 }
 
 /// The calling thread's CPU time (user and kernel), in ns.
@@ -218,14 +234,14 @@ fn push_ns(iterations: usize, per_txn: usize) -> anyhow::Result<f64> {
                 Ok(text.parse()?)
             };
             let mut seq = 0;
-            for _ in 0..iterations / 10 + 1 {
+            for _ in 0..warm_up(iterations) {
                 pusher.push(events(per_txn, &mut seq), Vec::new()).await?;
             }
             let start = cpu().await?;
             for _ in 0..iterations {
                 pusher.push(events(per_txn, &mut seq), Vec::new()).await?;
             }
-            Ok((cpu().await? - start) as f64 / iterations as f64)
+            Ok(cpu().await?.saturating_sub(start) as f64 / iterations as f64)
         })
     });
     let result = join(client);
@@ -246,7 +262,7 @@ fn commit_ns(path: &Path, iterations: usize, per_txn: usize) -> anyhow::Result<f
             "CREATE TABLE door (seq INTEGER PRIMARY KEY, txn_id TEXT NOT NULL, body BLOB NOT NULL)",
         )?;
         let mut seq = 0;
-        let warm_up = iterations / 10 + 1;
+        let warm_up = warm_up(iterations);
         // The bodies as they arrived; making them is the homeserver's work, not the commit's.
         let bodies: Vec<(String, String)> = (0..warm_up + iterations)
             .map(|txn| (txn.to_string(), json!({"events": events(per_txn, &mut seq)}).to_string()))
@@ -265,7 +281,7 @@ fn commit_ns(path: &Path, iterations: usize, per_txn: usize) -> anyhow::Result<f
         for body in &bodies[warm_up..] {
             commit(body)?;
         }
-        Ok((thread_cpu_ns() - start) as f64 / iterations as f64)
+        Ok(thread_cpu_ns().saturating_sub(start) as f64 / iterations as f64)
     }))
 }
 
@@ -294,7 +310,7 @@ fn olm_ns(iterations: usize) -> anyhow::Result<(f64, f64)> {
         for text in &texts {
             a.encrypt("b", text)?;
         }
-        let encrypt = (thread_cpu_ns() - start) as f64 / iterations as f64;
+        let encrypt = thread_cpu_ns().saturating_sub(start) as f64 / iterations as f64;
         let _ = a.pickle_changes(&key)?;
         let start = thread_cpu_ns();
         for text in &texts {
@@ -302,7 +318,7 @@ fn olm_ns(iterations: usize) -> anyhow::Result<(f64, f64)> {
             let changes = a.pickle_changes(&key)?;
             anyhow::ensure!(!changes.is_empty(), "an encryption changed no session");
         }
-        let both = (thread_cpu_ns() - start) as f64 / iterations as f64;
+        let both = thread_cpu_ns().saturating_sub(start) as f64 / iterations as f64;
         Ok((encrypt, (both - encrypt).max(0.0)))
     }))
 }
@@ -374,7 +390,7 @@ fn gatekeeper_ns(iterations: usize, batch: usize) -> anyhow::Result<f64> {
             let mut config = ClientConfig::new(NoiseKeypair::generate(), hello);
             config.server_key = Some(server_key);
             let (mut channel, _) = transport::connect(&format!("ws://{addr}"), &config).await?;
-            let warm_up = iterations / 10 + 1;
+            let warm_up = warm_up(iterations);
             // Built beforehand: building them is part of converting, which is not counted.
             let batches: Vec<Vec<Stanza>> = (0..warm_up + iterations)
                 .map(|i| (0..batch).map(|j| stanza((i * batch + j) as u64, &enc)).collect())
@@ -398,7 +414,7 @@ fn gatekeeper_ns(iterations: usize, batch: usize) -> anyhow::Result<f64> {
             for stanzas in &batches[warm_up..] {
                 exchange(&mut channel, stanzas).await?;
             }
-            let ns = (thread_cpu_ns() - start) as f64 / (iterations * batch) as f64;
+            let ns = thread_cpu_ns().saturating_sub(start) as f64 / (iterations * batch) as f64;
             channel.close(CloseCode::Normal, "done").await;
             Ok(ns)
         })
