@@ -356,17 +356,14 @@ async fn floor_round(
     rounds: &mut Vec<floor::Round>,
     report: &mut Report,
 ) -> bool {
-    match tokio::task::spawn_blocking(move || floor::measure_round(iterations)).await {
-        Ok(Ok(round)) => {
+    let measured = tokio::task::spawn_blocking(move || floor::measure_round(iterations)).await;
+    match measured.map_err(anyhow::Error::from).and_then(|round| round) {
+        Ok(round) => {
             rounds.push(round);
             true
         }
-        Ok(Err(error)) => {
-            report.notes.push(format!("the floor failed: {error:#}"));
-            false
-        }
         Err(error) => {
-            report.notes.push(format!("the floor failed: {error}"));
+            report.notes.push(format!("the floor failed: {error:#}"));
             false
         }
     }
