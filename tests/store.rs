@@ -156,9 +156,10 @@ async fn a_routed_transaction_queues_its_work_in_its_commit_unless_an_earlier_on
         // Once the worker is through, the door routes again.
         let seqs: Vec<i64> = pending.iter().map(|t| t.seq).collect();
         store.queue_portal_work(&[work("m|b"), work("m|c")], &seqs).await.unwrap();
-        let next = store.insert_routed_transaction("4", "{\"d\":4}", &[work("m|d")]).await;
+        let two = [work("m|e"), work("m|d")];
+        let next = store.insert_routed_transaction("4", "{\"d\":4}", &two).await;
         assert_eq!(next.unwrap(), TransactionInsert::Routed, "{name}");
-        assert_eq!(queued(&store).await, ["m|a", "m|b", "m|c", "m|d"], "{name}");
+        assert_eq!(queued(&store).await, ["m|a", "m|b", "m|c", "m|e", "m|d"], "{name}");
     }
 }
 
@@ -299,7 +300,11 @@ async fn logins_are_versioned_and_take_their_records_with_them() {
         assert!(!store.remote_seen(user, "4915@native", "m2").await.unwrap(), "{name}");
         // Marking the same stanza again is harmless; a save without a core keeps the stored one
         // and replaces only the peers given.
-        let one_peer = [("4915@native".to_owned(), b"sessions-a2".to_vec())];
+        // A peer given twice keeps the later state.
+        let one_peer = [
+            ("4915@native".to_owned(), b"sessions-a1b".to_vec()),
+            ("4915@native".to_owned(), b"sessions-a2".to_vec()),
+        ];
         assert!(save(&store, user, 1, None, &one_peer, &seen).await, "{name}");
         assert_eq!(store.remote_seen_count(user).await.unwrap(), 1, "{name}");
         let row = store.login(user).await.unwrap().unwrap();

@@ -136,6 +136,9 @@ impl Store {
         save: &OlmSave<'_>,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
+        if let Store::Postgres(pool) = self {
+            return super::one_statement::save_olm_state(pool, matrix_user_id, save, now).await;
+        }
         Ok(in_transaction!(self, |db| {
             let updated = db
                 .execute(

@@ -14,6 +14,7 @@ mod logins;
 mod management_rooms;
 mod messages;
 mod migrations;
+mod one_statement;
 mod partner_keys;
 mod partner_media;
 mod portal_queue;
@@ -200,16 +201,6 @@ impl Store {
                 Ok(Store::Postgres(pool))
             }
         }
-    }
-
-    /// Whether storing a transaction together with its portal work
-    /// ([`Store::insert_routed_transaction`]) is cheaper than two separate commits. On SQLite it
-    /// is: a commit is the cost, and the statements run on the calling thread. On PostgreSQL
-    /// every statement is a round trip on the homeserver's push, which comes one at a time, so
-    /// the transaction's four extra round trips cost more than the second commit saves (211
-    /// against 248 messages/s at one event per transaction, measured).
-    pub fn routes_at_the_door(&self) -> bool {
-        matches!(self, Store::Sqlite(_))
     }
 
     /// Applies every migration not yet applied.

@@ -31,7 +31,7 @@ impl Direction {
     }
 
     /// The `to_matrix` column's value.
-    fn to_matrix(self) -> bool {
+    pub(super) fn to_matrix(self) -> bool {
         self == Direction::ToMatrix
     }
 
@@ -192,6 +192,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         if done.is_empty() && bridged.is_empty() {
             return Ok(());
+        }
+        if let Store::Postgres(pool) = self {
+            return super::one_statement::finish_portal_work(pool, done, bridged, now_ms()).await;
         }
         in_transaction!(self, |db| {
             super::stamp_now(&mut db, "portal_queue", "done_at", done).await?;

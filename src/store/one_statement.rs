@@ -1,0 +1,176 @@
+//! On PostgreSQL, the writes every message makes, each as one statement.
+//!
+//! Every statement to PostgreSQL is a round trip, and the server spends more CPU on each than
+//! the bridge does; `BEGIN` and `COMMIT` are two more. A message from Matrix took about fifteen:
+//! its transaction stored, then its work queued and the transaction marked processed, the
+//! login's Olm save and the item's finish with its record, the last three each in a
+//! transaction. Here each write is one statement, whose parts are data-modifying `WITH`
+//! clauses: PostgreSQL runs a statement in a transaction of its own, so the parts are still
+//! written together or not at all. The transaction and its work go in together, at the door
+//! ([`crate::bridge::door`]), so a message is four round trips. Rows go in as arrays
+//! (`UNNEST`), so a statement's text does not change with the number of rows.
+//!
+//! A prepared statement keeps the plan PostgreSQL made for it once its table looked small,
+//! often while the table was still empty. So every lookup here has a shape whose cheapest plan
+//! uses an index even then: equality on a key, or the first row of a partial index. A plan
+//! that scans the table instead takes longer with every message stored, until the table is
+//! analysed.
+//!
+//! SQLite, whose statements cost no round trip, runs the same writes statement by statement
+//! in a transaction ([`super::in_transaction`]); it has no data-modifying `WITH` either.
+
+use sqlx::PgPool;
+
+use super::{MessageRow, NewPortalWork, OlmSave, StoreError, TransactionInsert};
+
+/// Marks the items `done` done and records the messages they bridged.
+pub(super) async fn finish_portal_work(
+    pool: &PgPool,
+    done: &[i64],
+    bridged: &[MessageRow],
+    now: i64,
+) -> Result<(), StoreError> {
+    let column = |get: fn(&MessageRow) -> &str| bridged.iter().map(get).collect::<Vec<_>>();
+    sqlx::query(finish_sql(done.len()))
+        .bind(now)
+        .bind(done)
+        .bind(column(|m| &m.room_id))
+        .bind(column(|m| &m.event_id))
+        .bind(column(|m| &m.owner))
+        .bind(column(|m| &m.remote_chat))
+        .bind(column(|m| &m.remote_sender))
+        .bind(column(|m| &m.remote_id))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The statement that finishes `done` items. One item, the usual case, is found by equality on
+/// its key; for a list of keys, the plan made for a small table scans the whole table.
+fn finish_sql(done: usize) -> &'static str {
+    /// The records of the bridged messages, after the `WITH` that marks the items done.
+    macro_rules! with_records {
+        ($done:literal) => {
+            concat!(
+                "WITH done AS (UPDATE portal_queue SET done_at = $1 WHERE ",
+                $done,
+                ") INSERT INTO messages
+                   (room_id, event_id, owner, remote_chat, remote_sender, remote_id, created_at)
+                 SELECT room_id, event_id, owner, remote_chat, remote_sender, remote_id, $1
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                   AS m (room_id, event_id, owner, remote_chat, remote_sender, remote_id)
+                 ON CONFLICT DO NOTHING"
+            )
+        };
+    }
+    match done {
+        1 => with_records!("seq = ($2::bigint[])[1]"),
+        _ => with_records!("seq = ANY($2)"),
+    }
+}
+
+/// Saves a login's Olm state if its keys are still `save.keys_version`; says whether they were.
+pub(super) async fn save_olm_state(
+    pool: &PgPool,
+    matrix_user_id: &str,
+    save: &OlmSave<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    // A row may be written once per statement: the last sealed state of a peer wins.
+    let mut peers: Vec<(&str, &[u8])> = Vec::with_capacity(save.sealed_peers.len());
+    for (peer, sealed) in save.sealed_peers.iter().rev() {
+        if !peers.iter().any(|(seen, _)| seen == peer) {
+            peers.push((peer, sealed));
+        }
+    }
+    let (senders, ids): (Vec<&str>, Vec<&str>) =
+        save.seen.iter().map(|(sender, id)| (sender.as_str(), id.as_str())).unzip();
+    let updated: i64 = sqlx::query_scalar(
+        "WITH login AS (
+           UPDATE logins SET olm_pickle = COALESCE($1, olm_pickle), updated_at = $2
+           WHERE matrix_user_id = $3 AND keys_version = $4 RETURNING 1
+         ), peers AS (
+           INSERT INTO olm_peers (matrix_user_id, peer, sealed)
+           SELECT $3, peer, sealed FROM UNNEST($5::text[], $6::bytea[]) AS p (peer, sealed)
+           WHERE EXISTS (SELECT 1 FROM login)
+           ON CONFLICT (matrix_user_id, peer) DO UPDATE SET sealed = excluded.sealed
+         ), seen AS (
+           INSERT INTO remote_seen (matrix_user_id, sender, message_id, seen_at)
+           SELECT $3, sender, message_id, $2 FROM UNNEST($7::text[], $8::text[])
+             AS s (sender, message_id)
+           WHERE EXISTS (SELECT 1 FROM login)
+           ON CONFLICT DO NOTHING
+         )
+         SELECT COUNT(*) FROM login",
+    )
+    .bind(save.sealed_core)
+    .bind(now)
+    .bind(matrix_user_id)
+    .bind(save.keys_version)
+    .bind(peers.iter().map(|(peer, _)| *peer).collect::<Vec<_>>())
+    .bind(peers.iter().map(|(_, sealed)| *sealed).collect::<Vec<_>>())
+    .bind(senders)
+    .bind(ids)
+    .fetch_one(pool)
+    .await?;
+    Ok(updated > 0)
+}
+
+/// Stores a transaction and, unless an earlier one is still unprocessed, queues its portal
+/// work with it, the transaction marked processed and its body left out (as
+/// [`super::Store::insert_routed_transaction`] says). `body_sha256` is the body's hash.
+pub(super) async fn insert_routed_transaction(
+    pool: &PgPool,
+    txn_id: &str,
+    body: &str,
+    body_sha256: &str,
+    work: &[NewPortalWork],
+    now: i64,
+) -> Result<TransactionInsert, StoreError> {
+    let column = |get: fn(&NewPortalWork) -> &str| work.iter().map(get).collect::<Vec<_>>();
+    let to_matrix: Vec<bool> = work.iter().map(|w| w.direction.to_matrix()).collect();
+    // The first unprocessed transaction is read off the partial index on `seq`, in order, so
+    // the plan does not scan the table. Work is numbered in the order given: `ORDER BY n` sets
+    // the order its `seq`s are drawn in.
+    let (inserted, earlier): (i64, bool) = sqlx::query_as(
+        "WITH unprocessed AS (
+           SELECT seq FROM appservice_transactions WHERE processed_at IS NULL ORDER BY seq LIMIT 1
+         ), earlier AS (
+           SELECT EXISTS (SELECT 1 FROM unprocessed) AS waits
+         ), txn AS (
+           INSERT INTO appservice_transactions
+             (txn_id, body_sha256, body, received_at, processed_at)
+           SELECT $1, $2, CASE WHEN earlier.waits THEN $3 ELSE '' END, $4,
+                  CASE WHEN earlier.waits THEN NULL ELSE $4 END
+           FROM earlier
+           ON CONFLICT (txn_id, body_sha256) DO NOTHING
+           RETURNING processed_at
+         ), work AS (
+           INSERT INTO portal_queue
+             (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
+           SELECT owner, remote_chat, to_matrix, dedupe_key, payload, $4
+           FROM UNNEST($5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
+             WITH ORDINALITY AS w (owner, remote_chat, to_matrix, dedupe_key, payload, n)
+           WHERE EXISTS (SELECT 1 FROM txn WHERE processed_at IS NOT NULL)
+           ORDER BY n
+           ON CONFLICT (dedupe_key) DO NOTHING
+         )
+         SELECT (SELECT COUNT(*) FROM txn), (SELECT waits FROM earlier)",
+    )
+    .bind(txn_id)
+    .bind(body_sha256)
+    .bind(body)
+    .bind(now)
+    .bind(column(|w| &w.owner))
+    .bind(column(|w| &w.remote_chat))
+    .bind(to_matrix)
+    .bind(column(|w| &w.dedupe_key))
+    .bind(column(|w| &w.payload))
+    .fetch_one(pool)
+    .await?;
+    Ok(match (inserted, earlier) {
+        (0, _) => TransactionInsert::Duplicate,
+        (_, true) => TransactionInsert::Stored,
+        (_, false) => TransactionInsert::Routed,
+    })
+}
