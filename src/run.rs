@@ -154,7 +154,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accepting: AtomicBool::new(true),
         partner,
         order,
-        door: Some(crate::bridge::door::Door::new(&bridge, lane.clone())),
+        door: (store.routes_at_the_door())
+            .then(|| crate::bridge::door::Door::new(&bridge, lane.clone())),
     });
     let bind = format!("{}:{}", config.appservice.hostname, config.appservice.port);
     let listener = tokio::net::TcpListener::bind(&bind).await.with_context(|| {

@@ -9,7 +9,8 @@
 //! rooms whose portal is not in memory, anything while a catch-up is due (its older events go
 //! first), and any transaction while an earlier one is still unprocessed (the store checks that
 //! in the same commit, [`crate::store::Store::insert_routed_transaction`]). Either way a
-//! portal's work is queued in the order the homeserver sent it.
+//! portal's work is queued in the order the homeserver sent it. On SQLite only
+//! ([`crate::store::Store::routes_at_the_door`]).
 
 use std::sync::{Arc, Weak};
 

@@ -203,6 +203,17 @@ impl Store {
         }
     }
 
+    /// Whether storing a transaction together with its portal work
+    /// ([`Store::insert_routed_transaction`]) is cheaper than two separate commits. On SQLite it
+    /// is: a commit is the cost, and the statements run on the calling thread. On PostgreSQL the
+    /// homeserver's push, which comes one at a time, waits for every statement on its path.
+    /// Even as one statement the work then slows the pushes: in the mixed run on PostgreSQL
+    /// its outbound half went from 220 to 108 messages/s, while the transaction worker queues
+    /// the work of many transactions in one commit, off that path.
+    pub fn routes_at_the_door(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {

@@ -1,27 +1,24 @@
-//! On PostgreSQL, the writes every message makes, each as one statement.
+//! On PostgreSQL, the writes every message makes on its way, each as one statement.
 //!
 //! Every statement to PostgreSQL is a round trip, and the server spends more CPU on each than
-//! the bridge does; `BEGIN` and `COMMIT` are two more. A message from Matrix took about fifteen:
-//! its transaction stored, then its work queued and the transaction marked processed, the
-//! login's Olm save and the item's finish with its record, the last three each in a
-//! transaction. Here each write is one statement, whose parts are data-modifying `WITH`
-//! clauses: PostgreSQL runs a statement in a transaction of its own, so the parts are still
-//! written together or not at all. The transaction and its work go in together, at the door
-//! ([`crate::bridge::door`]), so a message is four round trips. Rows go in as arrays
-//! (`UNNEST`), so a statement's text does not change with the number of rows.
+//! the bridge does; `BEGIN` and `COMMIT` are two more. The login's Olm save and the item's
+//! finish with its record were a transaction of two statements each, eight round trips for
+//! every message. Here each is one statement, whose parts are data-modifying `WITH` clauses:
+//! PostgreSQL runs a statement in a transaction of its own, so the parts are still written
+//! together or not at all. Rows go in as arrays (`UNNEST`), so a statement's text does not
+//! change with the number of rows.
 //!
 //! A prepared statement keeps the plan PostgreSQL made for it once its table looked small,
 //! often while the table was still empty. So every lookup here has a shape whose cheapest plan
-//! uses an index even then: equality on a key, or the first row of a partial index. A plan
-//! that scans the table instead takes longer with every message stored, until the table is
-//! analysed.
+//! uses an index even then: equality on a key. A plan that scans the table instead takes longer
+//! with every message stored, until the table is analysed.
 //!
 //! SQLite, whose statements cost no round trip, runs the same writes statement by statement
 //! in a transaction ([`super::in_transaction`]); it has no data-modifying `WITH` either.
 
 use sqlx::PgPool;
 
-use super::{MessageRow, NewPortalWork, OlmSave, StoreError, TransactionInsert};
+use super::{MessageRow, OlmSave, StoreError};
 
 /// Marks the items `done` done and records the messages they bridged.
 pub(super) async fn finish_portal_work(
@@ -114,63 +111,4 @@ pub(super) async fn save_olm_state(
     .fetch_one(pool)
     .await?;
     Ok(updated > 0)
-}
-
-/// Stores a transaction and, unless an earlier one is still unprocessed, queues its portal
-/// work with it, the transaction marked processed and its body left out (as
-/// [`super::Store::insert_routed_transaction`] says). `body_sha256` is the body's hash.
-pub(super) async fn insert_routed_transaction(
-    pool: &PgPool,
-    txn_id: &str,
-    body: &str,
-    body_sha256: &str,
-    work: &[NewPortalWork],
-    now: i64,
-) -> Result<TransactionInsert, StoreError> {
-    let column = |get: fn(&NewPortalWork) -> &str| work.iter().map(get).collect::<Vec<_>>();
-    let to_matrix: Vec<bool> = work.iter().map(|w| w.direction.to_matrix()).collect();
-    // The first unprocessed transaction is read off the partial index on `seq`, in order, so
-    // the plan does not scan the table. Work is numbered in the order given: `ORDER BY n` sets
-    // the order its `seq`s are drawn in.
-    let (inserted, earlier): (i64, bool) = sqlx::query_as(
-        "WITH unprocessed AS (
-           SELECT seq FROM appservice_transactions WHERE processed_at IS NULL ORDER BY seq LIMIT 1
-         ), earlier AS (
-           SELECT EXISTS (SELECT 1 FROM unprocessed) AS waits
-         ), txn AS (
-           INSERT INTO appservice_transactions
-             (txn_id, body_sha256, body, received_at, processed_at)
-           SELECT $1, $2, CASE WHEN earlier.waits THEN $3 ELSE '' END, $4,
-                  CASE WHEN earlier.waits THEN NULL ELSE $4 END
-           FROM earlier
-           ON CONFLICT (txn_id, body_sha256) DO NOTHING
-           RETURNING processed_at
-         ), work AS (
-           INSERT INTO portal_queue
-             (owner, remote_chat, to_matrix, dedupe_key, payload, created_at)
-           SELECT owner, remote_chat, to_matrix, dedupe_key, payload, $4
-           FROM UNNEST($5::text[], $6::text[], $7::bool[], $8::text[], $9::text[])
-             WITH ORDINALITY AS w (owner, remote_chat, to_matrix, dedupe_key, payload, n)
-           WHERE EXISTS (SELECT 1 FROM txn WHERE processed_at IS NOT NULL)
-           ORDER BY n
-           ON CONFLICT (dedupe_key) DO NOTHING
-         )
-         SELECT (SELECT COUNT(*) FROM txn), (SELECT waits FROM earlier)",
-    )
-    .bind(txn_id)
-    .bind(body_sha256)
-    .bind(body)
-    .bind(now)
-    .bind(column(|w| &w.owner))
-    .bind(column(|w| &w.remote_chat))
-    .bind(to_matrix)
-    .bind(column(|w| &w.dedupe_key))
-    .bind(column(|w| &w.payload))
-    .fetch_one(pool)
-    .await?;
-    Ok(match (inserted, earlier) {
-        (0, _) => TransactionInsert::Duplicate,
-        (_, true) => TransactionInsert::Stored,
-        (_, false) => TransactionInsert::Routed,
-    })
 }

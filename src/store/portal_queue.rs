@@ -31,7 +31,7 @@ impl Direction {
     }
 
     /// The `to_matrix` column's value.
-    pub(super) fn to_matrix(self) -> bool {
+    fn to_matrix(self) -> bool {
         self == Direction::ToMatrix
     }
 

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use super::{
     NewPortalWork, Store, StoreError,
     db::{Db, args},
-    in_transaction, now_ms, on_db, one_statement,
+    in_transaction, now_ms, on_db,
 };
 
 /// What happened when a pushed transaction was stored.
@@ -51,11 +51,6 @@ impl Store {
         work: &[NewPortalWork],
     ) -> Result<TransactionInsert, StoreError> {
         let now = now_ms();
-        if let Store::Postgres(pool) = self {
-            let hash = hex(&Sha256::digest(body.as_bytes()));
-            return one_statement::insert_routed_transaction(pool, txn_id, body, &hash, work, now)
-                .await;
-        }
         Ok(in_transaction!(self, |db| {
             let earlier = db
                 .fetch_optional_as::<(i64,)>(
